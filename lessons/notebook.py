@@ -1,0 +1,115 @@
+"""What every notebook and test shares: one setup call, a progress bar, the course map.
+
+``setup()`` seeds Python, NumPy and TensorFlow through ``keras.utils.set_random_seed``, keeps
+TensorFlow's logs quiet and sets matplotlib defaults, so a re-run gives identical outputs.
+It deliberately does *not* call ``tf.config.experimental.enable_op_determinism()``: with it,
+Keras silently drops ``jit_compile=True`` and "with XLA" results would run without XLA.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@dataclass(frozen=True)
+class Lesson:
+    number: str
+    title: str
+    module: str
+    notebook: str
+    post: str
+    teaches: str
+
+
+COURSE = (
+    Lesson("01", "AdaX vs Adam", "lessons.adax", "01_adax.ipynb",
+           "https://kexue.fm/archives/7387",
+           "both second moments are moving averages with a step-dependent beta2-hat"),
+    Lesson("02", "One loss trains a GAN", "lessons.gan", "02_one_loss_gan.ipynb",
+           "https://kexue.fm/archives/6387",
+           "stop_gradient gives a loss that is 0 but whose gradient isn't"),
+    Lesson("03", "A CRF's learning rate", "lessons.crf", "03_crf_learning_rate.ipynb",
+           "https://kexue.fm/archives/7196",
+           "a CRF on real Chinese word segmentation; why its learning rate must be larger"),
+    Lesson("04", "Tiger's fixed point", "lessons.tiger", "04_tiger_fixed_point.ipynb",
+           "https://kexue.fm/archives/9736",
+           "Tiger/Lion push rare embeddings to +-1/lambda: the fixed point and three remedies"),
+    Lesson("05", "Mixed precision and XLA", "lessons.fp16_xla", "05_fp16_xla.ipynb",
+           "https://kexue.fm/archives/9059",
+           "ranges, loss scaling, and a measured speed-up table"),
+)
+
+
+def setup(seed: int = 0, *, figure_dpi: int = 72) -> None:
+    """Make a notebook or test reproducible and quiet.
+
+    Args:
+        seed: seed for Python's ``random``, NumPy and TensorFlow (default 0).
+        figure_dpi: matplotlib's figure dpi (default 72, keeps stored notebooks small).
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    import keras
+    import matplotlib
+    import tensorflow as tf
+
+    tf.get_logger().setLevel("ERROR")
+    keras.utils.set_random_seed(seed)
+    matplotlib.rcParams.update({
+        "figure.dpi": figure_dpi,
+        "figure.figsize": (7.0, 3.6),
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "font.size": 10,
+        "svg.hashsalt": "lessons",
+    })
+
+
+def device_summary() -> dict[str, object]:
+    """The devices TensorFlow sees and the versions in use, as a plain dict."""
+    import keras
+    import tensorflow as tf
+
+    from lessons import __version__
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return {
+        "lessons": __version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "cpus": len(tf.config.list_physical_devices("CPU")),
+        "gpus": [g.name for g in gpus],
+        "device": "GPU" if gpus else "CPU",
+    }
+
+
+def progress(iterable=None, *, total: int | None = None, desc: str = "", leave: bool = True):
+    """A ``tqdm.auto`` bar with the course's defaults (a widget in Jupyter, text elsewhere)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=leave, mininterval=0.5)
+
+
+def keras_progress(epochs: int, desc: str = "training"):
+    """A Keras callback that drives a tqdm bar over epochs (use with ``fit(..., verbose=0)``).
+
+    Keras's own log prints per-step timings that change every run and break strict nbval.
+    """
+    import keras
+
+    class _EpochBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = progress(total=epochs, desc=desc)
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.bar.update(1)
+
+        def on_train_end(self, logs=None):
+            self.bar.close()
+
+    return _EpochBar()

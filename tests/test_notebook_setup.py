@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+
+import lessons
+from lessons.notebook import COURSE, device_summary, setup
+
+
+def _draws():
+    import random
+
+    import keras
+
+    return random.random(), np.random.rand(), float(keras.random.uniform(()))
+
+
+def test_setup_makes_every_rng_repeat():
+    setup(3)
+    first = _draws()
+    setup(3)
+    assert _draws() == first
+    setup(4)
+    assert _draws() != first
+
+
+def test_setup_rejects_bad_seed():
+    with pytest.raises(ValueError, match="seed"):
+        setup(-1)
+
+
+def test_setup_leaves_xla_usable():
+    """setup() must not enable op determinism: it silently turns jit_compile off in Keras."""
+    import keras
+
+    setup(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    model.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, verbose=0)
+    assert model.jit_compile is True
+
+
+def test_device_summary_reports_versions_and_a_device():
+    info = device_summary()
+    assert info["lessons"] == lessons.__version__
+    assert info["tensorflow"].startswith("2.21")
+    assert info["device"] in ("CPU", "GPU")
+    assert info["cpus"] >= 1
+    assert (info["device"] == "GPU") == bool(info["gpus"])
+
+
+def test_course_map_points_at_real_modules_and_posts():
+    import importlib.util
+
+    assert [lesson.number for lesson in COURSE] == ["01", "02", "03", "04", "05"]
+    for lesson in COURSE:
+        assert lesson.post.startswith("https://kexue.fm/archives/")
+        assert lesson.notebook.startswith(lesson.number + "_")
+        assert importlib.util.find_spec(lesson.module) is not None, lesson.module
