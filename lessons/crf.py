@@ -1,0 +1,631 @@
+"""Lesson 03: a linear-chain CRF on People's Daily word segmentation, and its learning rate.
+
+Post: https://kexue.fm/archives/7196. A tagger scores each character (emissions); the CRF adds
+a learnt tag-to-tag transition score and decodes with Viterbi. When the encoder fits the
+emissions fast, transitions trained at the body's learning rate barely move and stay
+nonsensical; the bert4keras fix is a larger learning rate for the CRF alone (``lr_multiplier``).
+
+The public pieces:
+- ``CRF``: the Keras layer (``log_likelihood``, ``decode``, ``nll_loss``), ``bmes_constraints``.
+- ``word_spans`` / ``word_scores``: word-level precision, recall and F1 (SIGHAN style).
+- ``Tagger``: embedding + encoder of adjustable depth + emissions + CRF or softmax head.
+- ``RunConfig`` / ``prepare_data`` / ``train_run``: one deterministic training run.
+The sweep, its CLI (``python -m lessons.crf sweep ...``) and the widgets live in
+``lessons.crf_sweep``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from functools import lru_cache
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from lessons.data import PAD, TAGS, Vocab, encode_tagged, load_peoples_daily, split_corpus
+
+_FORBIDDEN = -1e9  # score added to a forbidden transition when decoding with constraints
+
+
+# ----------------------------------------------------------------------------------------------
+# The CRF layer
+
+
+def bmes_constraints(tags=TAGS) -> dict[str, list]:
+    """Which transitions the (s, b, m, e) scheme allows, as nested lists of bools.
+
+    A word is ``s`` or ``b m* e``, so after ``s``/``e`` comes ``s``/``b``, after ``b``/``m``
+    comes ``m``/``e``; a sentence starts with ``s``/``b`` and ends with ``s``/``e``.
+
+    Args:
+        tags: the tag names in index order (default ``lessons.data.TAGS``).
+
+    Returns:
+        ``{"transitions": [from][to], "start": [tag], "end": [tag]}``, True where allowed.
+    """
+    if sorted(tags) != sorted(TAGS):
+        raise ValueError(f"tags must be a permutation of {TAGS}, got {tags!r}")
+    after = {"s": "sb", "e": "sb", "b": "me", "m": "me"}
+    return {
+        "transitions": [[b in after[a] for b in tags] for a in tags],
+        "start": [t in "sb" for t in tags],
+        "end": [t in "se" for t in tags],
+    }
+
+
+@keras.saving.register_keras_serializable(package="lessons")
+class CRF(keras.layers.Layer):
+    """A linear-chain conditional random field over ``num_tags`` tags.
+
+    The score of a tag path y for emissions x is
+    ``start[y_0] + sum_t x[t, y_t] + sum_{t>0} transitions[y_{t-1}, y_t] + end[y_last]`` and
+    ``log p(y | x) = score(y) - logsumexp over all paths`` (the forward algorithm).
+
+    Learning-rate multiplier (bert4keras): each weight W is stored as ``W / k`` and used as
+    ``k * stored``. The gradient on the stored variable is ``k * dL/dW``. Under SGD the stored
+    step is ``k * lr * dL/dW`` and W moves ``k^2`` times further; Adam divides by the gradient's
+    RMS, so the stored step is unchanged and W moves ``k`` times further.
+
+    Args:
+        num_tags: number of tags, >= 1.
+        lr_multiplier: k above, > 0 (default 1.0, a plain CRF).
+        constraints: None (default), ``"bmes"`` or a dict like ``bmes_constraints()``; forbidden
+            transitions are excluded when decoding (not when computing the likelihood).
+        init_scale: initial weights are uniform in ``[-init_scale, init_scale]`` (default 0.1),
+            the same effective values whatever ``lr_multiplier`` is.
+    """
+
+    def __init__(self, num_tags, lr_multiplier=1.0, constraints=None, init_scale=0.1, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(num_tags, int | np.integer) or num_tags < 1:
+            raise ValueError(f"num_tags must be an int >= 1, got {num_tags!r}")
+        if not float(lr_multiplier) > 0:
+            raise ValueError(f"lr_multiplier must be > 0, got {lr_multiplier!r}")
+        if not float(init_scale) >= 0:
+            raise ValueError(f"init_scale must be >= 0, got {init_scale!r}")
+        self.num_tags = int(num_tags)
+        self.lr_multiplier = float(lr_multiplier)
+        self.init_scale = float(init_scale)
+        if constraints == "bmes":
+            constraints = bmes_constraints()
+        self.constraints = _check_constraints(constraints, self.num_tags)
+
+    def build(self, input_shape=None):
+        k, n = self.lr_multiplier, self.num_tags
+        init = keras.initializers.RandomUniform(-self.init_scale / k, self.init_scale / k)
+        self._transitions = self.add_weight(name="transitions", shape=(n, n), initializer=init)
+        self._start = self.add_weight(name="start_transitions", shape=(n,), initializer=init)
+        self._end = self.add_weight(name="end_transitions", shape=(n,), initializer=init)
+        self.built = True
+
+    # Effective weights (k * stored), float32.
+    @property
+    def transitions(self):
+        return self.lr_multiplier * tf.convert_to_tensor(self._transitions)
+
+    @property
+    def start_transitions(self):
+        return self.lr_multiplier * tf.convert_to_tensor(self._start)
+
+    @property
+    def end_transitions(self):
+        return self.lr_multiplier * tf.convert_to_tensor(self._end)
+
+    def log_likelihood(self, emissions, tags, mask=None):
+        """log p(tags | emissions), shape [batch], float32.
+
+        Args:
+            emissions: [batch, time, num_tags] float (any float dtype; computed in float32).
+            tags: [batch, time] int in [0, num_tags) where the mask is on.
+            mask: [batch, time] bool/int, right-padded with the first step on (default all on).
+        """
+        emissions, mask = self._prepare(emissions, mask)
+        tags = self._check_tags(tags, emissions, mask)
+        return self._path_score(emissions, tags, mask) - self._log_partition(emissions, mask)
+
+    def nll_loss(self, emissions, tags, mask=None):
+        """Mean negative log-likelihood over the batch (a scalar), the usual CRF training loss."""
+        return -tf.reduce_mean(self.log_likelihood(emissions, tags, mask))
+
+    def decode(self, emissions, mask=None):
+        """The Viterbi (highest-scoring) tag path, int32 [batch, time].
+
+        Positions where the mask is off repeat the last real tag.
+        """
+        emissions, mask = self._prepare(emissions, mask)
+        return self._viterbi(emissions, mask)
+
+    def call(self, emissions, mask=None):
+        return self.decode(emissions, mask)
+
+    def compute_output_spec(self, emissions, mask=None):
+        return keras.KerasTensor(emissions.shape[:2], dtype="int32")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "num_tags": self.num_tags,
+            "lr_multiplier": self.lr_multiplier,
+            "constraints": self.constraints,
+            "init_scale": self.init_scale,
+        })
+        return config
+
+    # -- private helpers ----------------------------------------------------------------------
+
+    def _prepare(self, emissions, mask):
+        if not self.built:
+            self.build()
+        emissions = tf.cast(tf.convert_to_tensor(emissions), tf.float32)
+        if emissions.shape.rank != 3 or emissions.shape[-1] not in (None, self.num_tags):
+            raise ValueError(
+                f"emissions must have shape [batch, time, num_tags={self.num_tags}], "
+                f"got {emissions.shape}")
+        if mask is None:
+            mask = tf.ones(tf.shape(emissions)[:2], tf.bool)
+        mask = tf.convert_to_tensor(mask)
+        _check_same_shape("mask", mask, emissions)
+        mask = tf.cast(mask, tf.bool)
+        if tf.executing_eagerly():
+            m = mask.numpy()
+            if m.shape[1] == 0 or not m[:, 0].all():
+                raise ValueError("mask must have its first time step on for every sequence "
+                                 "(empty sequences are not allowed)")
+            if (m[:, 1:] & ~m[:, :-1]).any():
+                raise ValueError("mask must be right-padded: once off, it stays off "
+                                 "(left padding or holes are not allowed)")
+        return emissions, mask
+
+    def _check_tags(self, tags, emissions, mask):
+        tags = tf.convert_to_tensor(tags)
+        if not tags.dtype.is_integer:
+            raise ValueError(f"tags must be integers, got dtype {tags.dtype.name}")
+        _check_same_shape("tags", tags, emissions)
+        tags = tf.cast(tags, tf.int32)
+        if tf.executing_eagerly():
+            t = tags.numpy()[mask.numpy()]
+            if t.size and (t.min() < 0 or t.max() >= self.num_tags):
+                raise ValueError(f"tags must be in [0, {self.num_tags}) where the mask is on, "
+                                 f"got values in [{t.min()}, {t.max()}]")
+        return tf.where(mask, tags, 0)  # padded positions may hold anything
+
+    def _path_score(self, emissions, tags, mask):
+        # emissions [B, T, N], tags [B, T], mask [B, T] -> [B]
+        maskf = tf.cast(mask, tf.float32)
+        emit = tf.gather(emissions, tags, axis=2, batch_dims=2) * maskf  # [B, T]
+        pairs = tf.stack([tags[:, :-1], tags[:, 1:]], axis=-1)  # [B, T-1, 2]
+        trans = tf.gather_nd(self.transitions, pairs) * maskf[:, 1:]  # [B, T-1]
+        lengths = tf.reduce_sum(tf.cast(mask, tf.int32), axis=1)  # [B]
+        last = tf.gather(tags, lengths - 1, axis=1, batch_dims=1)  # [B]
+        return (tf.gather(self.start_transitions, tags[:, 0]) + tf.reduce_sum(emit, 1)
+                + tf.reduce_sum(trans, 1) + tf.gather(self.end_transitions, last))
+
+    def _log_partition(self, emissions, mask):
+        # Forward algorithm; alpha[b, j] = log-sum of the scores of all prefixes ending in j.
+        trans = self.transitions[tf.newaxis]  # [1, N, N]
+        alpha = self.start_transitions + emissions[:, 0]  # [B, N]
+
+        def step(alpha, inputs):
+            emit_t, mask_t = inputs  # [B, N], [B]
+            nxt = tf.reduce_logsumexp(alpha[:, :, None] + trans + emit_t[:, None, :], axis=1)
+            return tf.where(mask_t[:, None], nxt, alpha)
+
+        elems = (tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:]))
+        alpha = tf.foldl(step, elems, initializer=alpha)
+        return tf.reduce_logsumexp(alpha + self.end_transitions, axis=1)
+
+    def _viterbi(self, emissions, mask):
+        trans, start, end = self.transitions, self.start_transitions, self.end_transitions
+        if self.constraints is not None:
+            c = self.constraints
+            trans = trans + _penalty(c["transitions"])
+            start, end = start + _penalty(c["start"]), end + _penalty(c["end"])
+        n = self.num_tags
+        identity = tf.range(n, dtype=tf.int32)
+
+        def forward(carry, inputs):
+            score, _ = carry  # [B, N]
+            emit_t, mask_t = inputs
+            cand = score[:, :, None] + trans[tf.newaxis]  # [B, from, to]
+            best_prev = tf.argmax(cand, axis=1, output_type=tf.int32)  # [B, N]
+            nxt = tf.reduce_max(cand, axis=1) + emit_t
+            score = tf.where(mask_t[:, None], nxt, score)
+            # Padded steps point back to the same tag, so backtracking passes through them.
+            return score, tf.where(mask_t[:, None], best_prev, identity)
+
+        score0 = start + emissions[:, 0]
+        batch = tf.shape(emissions)[0]
+        elems = (tf.transpose(emissions[:, 1:], [1, 0, 2]), tf.transpose(mask[:, 1:]))
+        scores, history = tf.scan(
+            forward, elems, initializer=(score0, tf.zeros([batch, n], tf.int32)))
+        final = tf.cond(tf.shape(scores)[0] > 0, lambda: scores[-1], lambda: score0)
+        last = tf.argmax(final + end, axis=1, output_type=tf.int32)  # [B]
+
+        def backward(tag, back_t):  # back_t [B, N]: best previous tag for each tag at t
+            return tf.gather(back_t, tag, axis=1, batch_dims=1)
+
+        earlier = tf.scan(backward, history, initializer=last, reverse=True)  # [T-1, B]
+        return tf.concat([tf.transpose(earlier), last[:, None]], axis=1)
+
+
+def _penalty(allowed):
+    return tf.where(tf.constant(allowed, tf.bool), 0.0, _FORBIDDEN)
+
+
+def _check_same_shape(name, x, emissions):
+    want, got = emissions.shape[:2], x.shape
+    if got.rank != 2 or not got.is_compatible_with(want):
+        raise ValueError(f"{name} must have shape [batch, time] = {want}, got {got}")
+    if tf.executing_eagerly() and tuple(got) != tuple(tf.shape(emissions)[:2].numpy()):
+        raise ValueError(f"{name} must have shape [batch, time] = {want}, got {got}")
+
+
+def _check_constraints(constraints, n):
+    if constraints is None:
+        return None
+    if not isinstance(constraints, dict) or set(constraints) != {"transitions", "start", "end"}:
+        raise ValueError("constraints must be None, 'bmes' or a dict with keys "
+                         f"'transitions', 'start', 'end'; got {constraints!r}")
+    out = {k: np.asarray(v, bool) for k, v in constraints.items()}
+    shapes = {"transitions": (n, n), "start": (n,), "end": (n,)}
+    for key, shape in shapes.items():
+        if out[key].shape != shape:
+            raise ValueError(f"constraints[{key!r}] must have shape {shape}, "
+                             f"got {out[key].shape}")
+    if not out["start"].any() or not out["end"].any() or not out["transitions"].any(1).all():
+        raise ValueError("constraints must allow some start tag, some end tag and a successor "
+                         "for every tag")
+    return {k: v.tolist() for k, v in out.items()}
+
+
+def transition_order(transitions, tags=TAGS) -> np.ndarray:
+    """Per "from" tag: the lowest allowed minus the highest forbidden transition score.
+
+    Positive means the row ranks every legal successor above every illegal one (what a
+    sensible (s, b, m, e) transition matrix does); shape [num_tags].
+    """
+    trans = np.asarray(transitions, np.float64)
+    allowed = np.asarray(bmes_constraints(tags)["transitions"])
+    if trans.shape != allowed.shape:
+        raise ValueError(f"transitions must have shape {allowed.shape}, got {trans.shape}")
+    low = np.where(allowed, trans, np.inf).min(1)
+    high = np.where(allowed, -np.inf, trans).max(1)
+    return low - high
+
+
+def multiplier_step_ratio(k: float, optimizer: str = "adam", lr: float = 1e-3,
+                          seed: int = 0) -> np.ndarray:
+    """How much further one optimizer step moves the effective transitions with
+    ``lr_multiplier=k`` than with 1, from the same start on the same random batch.
+
+    Args:
+        k: the multiplier, > 0.
+        optimizer: ``"adam"`` (expect k; epsilon set to 1e-12 so it is negligible) or ``"sgd"``
+            (expect k**2). lr: learning rate (default 1e-3). seed: batch and init seed (0).
+
+    Returns:
+        the element-wise ratio of the two steps, shape [4, 4].
+    """
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}")
+    if not k > 0:
+        raise ValueError(f"k must be > 0, got {k}")
+    rng = np.random.default_rng(seed)
+    emissions = rng.normal(size=(8, 6, len(TAGS))).astype(np.float32)
+    tags = rng.integers(0, len(TAGS), size=(8, 6))
+
+    def step(multiplier):
+        keras.utils.set_random_seed(seed)
+        crf = CRF(len(TAGS), lr_multiplier=multiplier)
+        crf.build()
+        opt = (keras.optimizers.Adam(lr, epsilon=1e-12) if optimizer == "adam"
+               else keras.optimizers.SGD(lr))
+        before = crf.transitions.numpy()
+        with tf.GradientTape() as tape:
+            loss = crf.nll_loss(emissions, tags)
+        grads = tape.gradient(loss, crf.trainable_variables)
+        opt.apply_gradients(zip(grads, crf.trainable_variables, strict=True))
+        return crf.transitions.numpy() - before
+
+    return step(float(k)) / step(1.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# Word-level scores
+
+
+def word_spans(tags) -> list[tuple[int, int]]:
+    """The words a tag sequence cuts, as ``(start, end)`` character spans (end exclusive).
+
+    A word ends after position i when tag i is ``s``/``e`` or tag i+1 is ``s``/``b``; this also
+    reads illegal predicted sequences (``b b``, ``m`` first, ...) the way the SIGHAN scorer reads
+    the segmented text they produce.
+
+    Args:
+        tags: a string over ``"sbme"`` or a sequence of tag ids (0..3 as in ``TAGS``).
+    """
+    if isinstance(tags, str):
+        names = tags
+    else:
+        ids = [int(t) for t in np.asarray(tags).ravel()]
+        if any(t < 0 or t >= len(TAGS) for t in ids):
+            raise ValueError(f"tag ids must be in [0, {len(TAGS)}), got {ids}")
+        names = "".join(TAGS[t] for t in ids)
+    if set(names) - set(TAGS):
+        raise ValueError(f"tags must be letters from {TAGS}, got {names!r}")
+    spans, start = [], 0
+    for i, tag in enumerate(names):
+        if tag in "se" or i + 1 == len(names) or names[i + 1] in "sb":
+            spans.append((start, i + 1))
+            start = i + 1
+    return spans
+
+
+def word_scores(gold, pred, mask=None) -> dict[str, float]:
+    """Word-level precision, recall and F1 over a corpus (micro-averaged, as SIGHAN's score).
+
+    A predicted word counts as correct when the same span is a gold word.
+
+    Args:
+        gold: sequences of gold tags (strings or id sequences), or an int array [n, time].
+        pred: predicted tags, same layout as ``gold``.
+        mask: optional bool [n, time]; each row is cut to its mask's length (default: no cut).
+
+    Returns:
+        dict with precision, recall, f1 (floats) and n_gold, n_pred, n_correct (ints).
+    """
+    if len(gold) != len(pred):
+        raise ValueError(f"gold and pred must hold the same number of sequences, "
+                         f"got {len(gold)} and {len(pred)}")
+    lengths = None if mask is None else np.asarray(mask, bool).sum(1)
+    if lengths is not None and len(lengths) != len(gold):
+        raise ValueError(f"mask must have one row per sequence ({len(gold)}), got {len(lengths)}")
+    n_gold = n_pred = n_correct = 0
+    for i, (g, p) in enumerate(zip(gold, pred, strict=True)):
+        if lengths is not None:
+            g, p = g[: lengths[i]], p[: lengths[i]]
+        if len(g) != len(p):
+            raise ValueError(f"gold and pred sequence {i} differ in length: {len(g)} vs {len(p)}")
+        gs, ps = set(word_spans(g)), set(word_spans(p))
+        n_gold, n_pred, n_correct = n_gold + len(gs), n_pred + len(ps), n_correct + len(gs & ps)
+    precision = n_correct / n_pred if n_pred else 0.0
+    recall = n_correct / n_gold if n_gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": precision, "recall": recall, "f1": f1,
+            "n_gold": n_gold, "n_pred": n_pred, "n_correct": n_correct}
+
+
+# ----------------------------------------------------------------------------------------------
+# The tagger
+
+
+@keras.saving.register_keras_serializable(package="lessons")
+class Tagger(keras.Model):
+    """Character embedding -> encoder -> dense emissions -> CRF (or softmax) over (s, b, m, e).
+
+    Args:
+        vocab_size: number of character ids (``len(vocab)``), >= 3.
+        depth: encoder layers, 0 (emissions from the character alone), 1 or 2 (default 1).
+        encoder: ``"conv"`` (width-3 convolutions, ReLU; default) or ``"bilstm"``.
+        head: ``"crf"`` (default) or ``"softmax"`` (independent per-character tags).
+        lr_multiplier: the CRF's learning-rate multiplier (default 1.0; ignored for softmax).
+        embed_dim: embedding size (default 64). width: encoder channels (default 64).
+    """
+
+    def __init__(self, vocab_size, depth=1, encoder="conv", head="crf", lr_multiplier=1.0,
+                 embed_dim=64, width=64, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(vocab_size, int | np.integer) or vocab_size < 3:
+            raise ValueError(f"vocab_size must be an int >= 3, got {vocab_size!r}")
+        if depth not in (0, 1, 2):
+            raise ValueError(f"depth must be 0, 1 or 2, got {depth!r}")
+        if encoder not in ("conv", "bilstm"):
+            raise ValueError(f"encoder must be 'conv' or 'bilstm', got {encoder!r}")
+        if head not in ("crf", "softmax"):
+            raise ValueError(f"head must be 'crf' or 'softmax', got {head!r}")
+        self.vocab_size, self.depth, self.encoder, self.head = int(vocab_size), depth, encoder, head
+        self.lr_multiplier, self.embed_dim, self.width = float(lr_multiplier), embed_dim, width
+        self.embedding = keras.layers.Embedding(vocab_size, embed_dim)
+        if encoder == "conv":
+            self.blocks = [keras.layers.Conv1D(width, 3, padding="same", activation="relu")
+                           for _ in range(depth)]
+        else:
+            self.blocks = [keras.layers.Bidirectional(
+                keras.layers.LSTM(width // 2, return_sequences=True)) for _ in range(depth)]
+        self.emit = keras.layers.Dense(len(TAGS))
+        self.crf = CRF(len(TAGS), lr_multiplier=lr_multiplier) if head == "crf" else None
+
+    def build(self, input_shape):
+        self.embedding.build(input_shape)
+        shape = (*input_shape, self.embed_dim)
+        for block in self.blocks:
+            block.build(shape)
+            shape = block.compute_output_shape(shape)
+        self.emit.build(shape)
+        if self.crf is not None:
+            self.crf.build()
+        self.built = True
+
+    def call(self, ids):
+        """Emission scores [batch, time, 4] for character ids [batch, time] (0 = padding)."""
+        x = self.embedding(ids)
+        mask = ids != PAD
+        for block in self.blocks:
+            x = block(x, mask=mask) if self.encoder == "bilstm" else block(x)
+        return self.emit(x)
+
+    def loss_on(self, ids, tags, mask):
+        """Training loss: CRF mean NLL, or masked mean cross-entropy per character (softmax)."""
+        emissions = self(ids)
+        if self.crf is not None:
+            return self.crf.nll_loss(emissions, tags, mask)
+        ce = keras.ops.sparse_categorical_crossentropy(tags, emissions, from_logits=True)
+        maskf = tf.cast(mask, ce.dtype)
+        return tf.reduce_sum(ce * maskf) / tf.reduce_sum(maskf)
+
+    def predict_tags(self, ids, mask):
+        """Viterbi tags (CRF) or per-character argmax (softmax), int32 [batch, time]."""
+        emissions = self(ids)
+        if self.crf is not None:
+            return self.crf.decode(emissions, mask)
+        return tf.argmax(emissions, axis=-1, output_type=tf.int32)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({k: getattr(self, k) for k in (
+            "vocab_size", "depth", "encoder", "head", "lr_multiplier", "embed_dim", "width")})
+        return config
+
+
+# ----------------------------------------------------------------------------------------------
+# One training run
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Everything that defines one training run (defaults: the notebook's quick run).
+
+    Args:
+        body_lr: Adam learning rate of embedding, encoder and emissions (default 1e-3).
+        lr_multiplier: the CRF's multiplier; its effective Adam lr is body_lr * lr_multiplier.
+        depth, encoder, head: see ``Tagger`` (defaults 1, "conv", "crf").
+        epochs: passes over the training pieces (default 3).
+        train_sentences, test_sentences: how many corpus lines of the fixed split to use
+            (defaults 3000 and 500); lines are cut into pieces of at most ``max_len`` characters.
+        max_len: piece length (default 32). batch_size: default 64.
+        embed_dim, width: model size (defaults 64, 64). seed: initialisation and shuffling (0).
+    """
+
+    body_lr: float = 1e-3
+    lr_multiplier: float = 1.0
+    depth: int = 1
+    encoder: str = "conv"
+    head: str = "crf"
+    epochs: int = 3
+    train_sentences: int = 3000
+    test_sentences: int = 500
+    max_len: int = 32
+    batch_size: int = 64
+    embed_dim: int = 64
+    width: int = 64
+    seed: int = 0
+
+    def __post_init__(self):
+        if not 0 < self.body_lr <= 1:
+            raise ValueError(f"body_lr must be in (0, 1], got {self.body_lr}")
+        if not self.lr_multiplier > 0:
+            raise ValueError(f"lr_multiplier must be > 0, got {self.lr_multiplier}")
+        for name, low in (("epochs", 1), ("train_sentences", 1), ("test_sentences", 1),
+                          ("max_len", 2), ("batch_size", 1), ("embed_dim", 1), ("width", 2)):
+            if int(getattr(self, name)) < low:
+                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+        Tagger(3, depth=self.depth, encoder=self.encoder, head=self.head)  # validates those
+
+
+@lru_cache(maxsize=4)
+def prepare_data(train_sentences: int, test_sentences: int, max_len: int):
+    """The fixed split (``split_corpus`` seed 0), cut to the first ``train_sentences`` /
+    ``test_sentences`` lines, the vocabulary of those training lines, and padded arrays.
+
+    Returns:
+        dict with ``vocab`` and ``train`` / ``test`` = (ids, tags, mask) NumPy arrays.
+    """
+    train, test = split_corpus(load_peoples_daily(), test_fraction=0.1, seed=0)
+    if not 1 <= train_sentences <= len(train) or not 1 <= test_sentences <= len(test):
+        raise ValueError(f"train_sentences must be in [1, {len(train)}] and test_sentences in "
+                         f"[1, {len(test)}], got {train_sentences} and {test_sentences}")
+    train, test = train[:train_sentences], test[:test_sentences]
+    vocab = Vocab.build(train)
+    return {"vocab": vocab, "train": encode_tagged(train, vocab, max_len),
+            "test": encode_tagged(test, vocab, max_len)}
+
+
+def build_tagger(config: RunConfig, vocab_size: int) -> Tagger:
+    model = Tagger(vocab_size, depth=config.depth, encoder=config.encoder, head=config.head,
+                   lr_multiplier=config.lr_multiplier, embed_dim=config.embed_dim,
+                   width=config.width)
+    model.build((None, config.max_len))
+    return model
+
+
+def crf_weights(model: Tagger) -> dict[str, list] | None:
+    """The effective transitions [from][to], start and end scores of a tagger's CRF."""
+    if model.crf is None:
+        return None
+    return {"transitions": model.crf.transitions.numpy().tolist(),
+            "start": model.crf.start_transitions.numpy().tolist(),
+            "end": model.crf.end_transitions.numpy().tolist()}
+
+
+def evaluate(model: Tagger, arrays, predict=None) -> dict[str, float]:
+    """Word scores of a tagger on (ids, tags, mask) arrays, plus its mean emission margin
+    (best minus second-best emission per character: how sure the encoder alone is)."""
+    ids, tags, mask = arrays
+    pred = (predict or model.predict_tags)(ids, mask)
+    scores = word_scores(tags, np.asarray(pred), mask)
+    top2 = np.sort(np.asarray(model(ids)), axis=-1)[..., -2:]
+    scores["emission_margin"] = float((top2[..., 1] - top2[..., 0])[mask].mean())
+    return scores
+
+
+def train_run(config: RunConfig, on_epoch=None, data=None, on_batch=None) -> dict:
+    """Train one tagger from scratch, deterministically (seeded), scoring the test set each epoch.
+
+    Args:
+        config: a ``RunConfig``.
+        on_epoch: optional ``f(epoch, record, model)`` called after every epoch (widgets use it).
+        data: optional output of ``prepare_data`` (default: built from the config).
+        on_batch: optional ``f(done, total)`` called after every training batch (progress bars).
+
+    Returns:
+        dict with the config, per-epoch ``f1``/``precision``/``recall``/``loss``/
+        ``emission_margin`` lists, final ``crf`` weights (None for softmax) and ``seconds``.
+    """
+    from lessons.notebook import setup
+
+    start_time = time.perf_counter()
+    data = data or prepare_data(config.train_sentences, config.test_sentences, config.max_len)
+    setup(config.seed)
+    model = build_tagger(config, len(data["vocab"]))
+    optimizer = keras.optimizers.Adam(config.body_lr)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+
+    @tf.function(jit_compile=True)
+    def train_step(ids, tags, mask):
+        with tf.GradientTape() as tape:
+            loss = model.loss_on(ids, tags, mask)
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    predict = tf.function(model.predict_tags, jit_compile=True)
+    ids, tags, mask = data["train"]
+    n_batches = max(1, len(ids) // config.batch_size)  # drop the ragged last batch
+    rng = np.random.default_rng(config.seed)
+    history = {k: [] for k in ("loss", "f1", "precision", "recall", "emission_margin")}
+    for epoch in range(config.epochs):
+        order = rng.permutation(len(ids))
+        losses = []
+        for b in range(n_batches):
+            rows = order[b * config.batch_size:(b + 1) * config.batch_size]
+            losses.append(float(train_step(ids[rows], tags[rows], mask[rows])))
+            if on_batch is not None:
+                on_batch(epoch * n_batches + b + 1, config.epochs * n_batches)
+        scores = evaluate(model, data["test"], predict)
+        record = {"loss": float(np.mean(losses)), **{k: scores[k] for k in history if k != "loss"}}
+        for key, value in record.items():
+            history[key].append(value)
+        if on_epoch is not None:
+            on_epoch(epoch, record, model)
+    return {"config": dataclasses.asdict(config), **history, "crf": crf_weights(model),
+            "seconds": time.perf_counter() - start_time}
+
+
+if __name__ == "__main__":  # python -m lessons.crf sweep ...
+    import sys
+
+    from lessons.crf_sweep import main
+
+    sys.exit(main())
