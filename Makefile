@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint unit nbval
 
 lint: $(STAMP)
-	$(BIN)/ruff check lessons tests benchmarks notebooks
+	$(BIN)/ruff check lessons tests benchmarks scripts notebooks
 
 unit: $(STAMP)
 	$(BIN)/pytest tests -m "not e2e" --durations=15
@@ -37,9 +37,7 @@ e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -m e2e --durations=10
 
 notebooks: $(STAMP)
-	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-	  --ExecutePreprocessor.store_widget_state=False --ExecutePreprocessor.timeout=900 \
-	  notebooks/*.ipynb
+	$(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
