@@ -523,26 +523,34 @@ def speedup_rows(result: dict) -> list[dict[str, object]]:
             "xla": "jit" if c["jit_compile_kept"] else ("auto" if c["xla_compiled"] else "-"),
             "xla_compiled": c["xla_compiled"], "ms_median": t["median"], "ms_min": t["min"],
             "ms_max": t["max"], "examples_per_s": run["examples_per_s"],
-            "speedup": run["speedup"], "memory_mb": run["memory_mb"],
+            "speedup": run["speedup"], "speedup_best": run["speedup_best"],
+            "speedup_cpu": run["speedup_cpu"], "cpu_ms_median": run["cpu_ms_per_step"]["median"],
+            "memory_mb": run["memory_mb"],
             "memory_growth_mb": run["memory_growth_mb"], "peak_share": run["peak_share"],
         })
     return rows
 
 
 def format_table(result: dict) -> str:
-    """A plain-text table of a result; times as "12.3 ms" (nbval's sanitizer replaces them)."""
+    """A plain-text table of a result; times as "12.3 ms" (nbval's sanitizer replaces them).
+
+    "speed-up" compares medians with FP32's, "(best)" the fastest repeats and "(CPU)" the median
+    CPU time per step (both less disturbed when other jobs share the machine); memory is the
+    peak-RSS growth during training on a CPU.
+    """
     memory = "GPU peak" if result["device"]["kind"] == "GPU" else "RSS growth"
     lines = [f"{result['label']}  (TF {result['versions']['tensorflow']}, "
              f"Keras {result['versions']['keras']})",
              f"{'config':<16}{'policy':<16}{'XLA':<6}{'median':>10}{'min':>10}{'max':>10}"
-             f"{'ex/s':>8}{'speed-up':>10}{memory:>12}{'of peak':>9}"]
+             f"{'ex/s':>8}{'speed-up':>10}{'(best)':>8}{'(CPU)':>7}{memory:>12}{'of peak':>9}"]
     for r in speedup_rows(result):
         growth = r["memory_mb"] if memory == "GPU peak" else r["memory_growth_mb"]
-        speed = "-" if r["speedup"] is None else f"{r['speedup']:.2f}x"
+        speed, best, cpu = ("-" if r[k] is None else f"{r[k]:.2f}x"
+                            for k in ("speedup", "speedup_best", "speedup_cpu"))
         lines.append(
             f"{r['config']:<16}{r['policy']:<16}{r['xla']:<6}{r['ms_median']:>7.3g} ms"
             f"{r['ms_min']:>7.3g} ms{r['ms_max']:>7.3g} ms{r['examples_per_s']:>8.0f}"
-            f"{speed:>10}{growth:>9.0f} MB{100 * r['peak_share']:>8.1f}%")
+            f"{speed:>10}{best:>8}{cpu:>7}{growth:>9.0f} MB{100 * r['peak_share']:>8.1f}%")
     return "\n".join(lines)
 
 
@@ -562,10 +570,12 @@ def check_rows(result: dict) -> list[str]:
 
 
 def post_comparison(result: dict) -> list[dict[str, object]]:
-    """The post's RTX 3090 speed-ups beside this result's, for the configurations both have."""
-    ours = {r["config"]: r["speedup"] for r in speedup_rows(result)}
-    return [{"config": c, "post_3090": post, "ours": ours[c]}
-            for c, post in POST_3090.items() if c in ours and ours[c] is not None]
+    """The post's RTX 3090 speed-ups beside this result's (by medians, ``ours``; by best
+    repeats, ``ours_best``; by CPU time, ``ours_cpu``), for the configurations both have."""
+    rows = {r["config"]: r for r in speedup_rows(result)}
+    return [{"config": c, "post_3090": post, "ours": rows[c]["speedup"],
+             "ours_best": rows[c]["speedup_best"], "ours_cpu": rows[c]["speedup_cpu"]}
+            for c, post in POST_3090.items() if c in rows and rows[c]["speedup"] is not None]
 
 
 def speedup_matrix(results) -> tuple[list[str], list[str], np.ndarray]:

@@ -609,6 +609,13 @@ def embedding_experiment(variants=VARIANTS, config: ExperimentConfig | None = No
     "lazy_tiger" (``Tiger(lazy=True)``), "tied_tiger" (output layer = input embedding^T) and
     "mixed" (AdamW for the embedding, Tiger for the rest). All use ``weight_decay`` lambda.
 
+    Args:
+        variants: names from ``VARIANTS`` (default: all six).
+        config: an ``ExperimentConfig`` (default: the notebook's run).
+        jit_compile: compile the training loop with XLA (default True; about 25 % less CPU time
+            here than plain graph mode, and it exercises Tiger under XLA).
+        show_progress: a progress bar over the variants (default False).
+
     Returns:
         {variant: EmbeddingRun}, in the order given.
     """

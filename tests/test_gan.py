@@ -57,6 +57,9 @@ def test_gradient_split_matches_separate_gradients(seed, lam):
     x, z = _batch(seed)
     split = gan.gradient_split(gen, disc, x, z, lam)
     assert split["max_abs_diff"] < 1e-6
+    scale = max(np.abs(g).max() for g in split["separate"])
+    assert split["max_rel_diff"] == pytest.approx(split["max_abs_diff"] / scale)
+    assert max(split["max_rel_diff_d"], split["max_rel_diff_g"]) < 1e-5
     assert split["loss"] == pytest.approx(split["d_loss"], abs=1e-6)
     n_d = len(disc.trainable_variables)
     # D really gets the D-loss gradient, G really gets lam * grad of mean(D(G(z)))

@@ -227,7 +227,7 @@ _ERRORS_JS = """
 (root) => [...(root ?? document).querySelectorAll('.jp-OutputArea-output')]
   .filter(o => o.getAttribute('data-mime-type') === 'application/vnd.jupyter.stderr'
                || o.querySelector('.jupyter-widgets') || o.classList.contains('jp-mod-error'))
-  .map(o => o.innerText)
+  .map(o => o.textContent)
   .filter(t => /Traceback|^\\s*\\w*(Error|Exception)\\b|Error displaying widget/m.test(t))
 """
 
@@ -248,6 +248,9 @@ class OpenNotebook:
         cells = self.page.locator(".jp-Notebook .jp-CodeCell").filter(
             has=self.page.locator(".jp-InputArea-editor", has_text=source_contains))
         expect(cells).to_have_count(1)
+        # Scroll to it as a student would: JupyterLab skips rendering cells out of view
+        # (content-visibility), and widget views render when they are shown.
+        cells.scroll_into_view_if_needed()
         return cells
 
     def error_outputs(self, cell=None) -> list[str]:
@@ -370,7 +373,7 @@ def run_scratch_cell(nb: OpenNotebook, code: str, timeout: float = 60.0) -> str:
     errors = nb.error_outputs(new)
     if errors:
         raise AssertionError(f"scratch cell {code!r} failed:\n{errors[0]}")
-    return "\n".join(new.locator(".jp-OutputArea-output").all_inner_texts())
+    return "\n".join(new.locator(".jp-OutputArea-output").all_text_contents())
 
 
 def wait_idle(nb: OpenNotebook, quiet: float = 1.0, timeout: float = 120.0) -> None:

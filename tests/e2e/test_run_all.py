@@ -74,7 +74,8 @@ def test_run_all(name, notebook):
     if stored["widget_cells"]:
         assert page.locator(".jp-Notebook .jupyter-widgets").count() >= stored["widget_cells"]
 
-    text = "\n".join(outputs.all_inner_texts())
+    # textContent, not innerText: JupyterLab does not lay out cells that are out of view.
+    text = "\n".join(outputs.all_text_contents())
     for pattern in KEY_TEXT.get(name, []):
         assert re.search(pattern, text), f"{pattern!r} not in the outputs of {name}"
     notebook.screenshot("_run_all")
