@@ -237,8 +237,9 @@ def transition_comparison(sweep: dict, body_lr: float, depth: int, multipliers=(
         cols = 2
         rows = (len(panels) + 1) // cols
         fig, axes = plt.subplots(rows, cols, figsize=(7.5, 3.4 * rows))
+        vmax = max(float(np.abs(t).max()) for t in panels.values())  # one shared colour scale
         for ax, (label, t) in zip(axes.ravel(), panels.items(), strict=False):
-            plot_transitions(ax, t, label)
+            plot_transitions(ax, t, label, vmax=vmax)
         fig.tight_layout()
         plt.show()
     return out
@@ -279,12 +280,15 @@ def plot_multiplier_effect(sweep: dict, body_lr: float) -> dict:
 # Figures and text shared by the notebook and the widgets
 
 
-def plot_transitions(ax, transitions, title: str = ""):
-    """A [from][to] transition heatmap with the values written in; red = forbidden in b/m/e/s."""
+def plot_transitions(ax, transitions, title: str = "", vmax: float | None = None):
+    """A [from][to] transition heatmap with the values written in; bold red = forbidden in b/m/e/s.
+
+    The colour scale is [-vmax, vmax] (default: the largest absolute value in ``transitions``).
+    """
     from lessons.crf import bmes_constraints
 
     trans = np.asarray(transitions)
-    lim = max(1e-6, float(np.abs(trans).max()))
+    lim = max(1e-6, float(np.abs(trans).max()) if vmax is None else float(vmax))
     ax.imshow(trans, cmap="coolwarm", vmin=-lim, vmax=lim)
     allowed = np.asarray(bmes_constraints()["transitions"])
     for i, j in itertools.product(range(len(TAGS)), repeat=2):
@@ -332,18 +336,32 @@ def _selection(options, value, description, fmt="{:g}"):
         style={"description_width": "initial"}, continuous_update=False)
 
 
+def _figure_png(fig) -> bytes:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
 def sweep_explorer(sweep: dict | None = None):
     """An instant explorer over the stored sweep: body lr, CRF multiplier and depth sliders ->
     F1 per epoch (CRF and the softmax baseline) and the final transition heatmap.
 
     Returns the ``ipywidgets.interactive``; its ``.result`` is a dict with ``f1``,
-    ``softmax_f1``, ``transitions`` and ``order`` (``transition_order`` per row) of the shown run.
+    ``softmax_f1``, ``transitions`` and ``order`` (``transition_order`` per row) of the shown run,
+    and its last child is an ``Image`` with the figure (an Image, not the interactive's Output:
+    nbclient 0.11 fails on output captured by an Output widget when widget state is not stored).
     """
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
     sweep = sweep if sweep is not None else load_sweep()
     grid = grid_values(sweep)
+    image = widgets.Image(format="png", layout=widgets.Layout(width="648px"))
 
     def show(body_lr, lr_multiplier, depth):
         run = find_run(sweep, body_lr, depth, lr_multiplier)
@@ -363,12 +381,11 @@ def sweep_explorer(sweep: dict | None = None):
         left.set_title(f"depth {depth}, body lr {body_lr:g}", fontsize=10)
         plot_transitions(right, trans, "final transitions (bold red: forbidden)")
         fig.tight_layout()
-        plt.show()
-        plt.close(fig)
+        image.value = _figure_png(fig)
         return {"f1": run["f1"], "softmax_f1": soft, "transitions": trans,
                 "order": transition_order(trans).tolist()}
 
-    return widgets.interactive(
+    explorer = widgets.interactive(
         show,
         body_lr=_selection(grid["body_lr"], grid["body_lr"][len(grid["body_lr"]) // 2],
                            "body lr"),
@@ -376,6 +393,8 @@ def sweep_explorer(sweep: dict | None = None):
                                  "CRF lr multiplier"),
         depth=_selection(grid["depth"], grid["depth"][0], "encoder depth", "{}"),
     )
+    explorer.children = (*explorer.children, image)
+    return explorer
 
 
 def sample_sentence(max_len: int = 32, min_len: int = 20):
@@ -421,7 +440,7 @@ class TrainPanel:
         self.button = widgets.Button(description="Train", button_style="primary")
         self.bar = widgets.IntProgress(min=0, max=1, value=0, description="batches")
         self.status = widgets.HTML("Press Train.")
-        self.plot = widgets.Output()
+        self.plot = widgets.Image(format="png", layout=widgets.Layout(width="648px"))
         self.sample = widgets.HTML()
         self.button.on_click(lambda _: self.train())
         self.widget = widgets.VBox([
@@ -470,20 +489,17 @@ class TrainPanel:
                                  f"<b>gold:</b> {segment_html(piece.chars, piece.tags)}")
             if weights is not None:
                 transitions.append(weights["transitions"])
-            with self.plot:
-                self.plot.clear_output(wait=True)
-                fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.2))
-                left.plot(np.arange(1, len(f1s) + 1), f1s, "o-")
-                left.set_xlabel("epoch")
-                left.set_ylabel("test word F1")
-                if weights is not None:
-                    plot_transitions(right, weights["transitions"], f"after epoch {epoch + 1}")
-                else:
-                    right.set_axis_off()
-                    right.set_title("softmax: no transitions", fontsize=10)
-                fig.tight_layout()
-                plt.show()
-                plt.close(fig)
+            fig, (left, right) = plt.subplots(1, 2, figsize=(9.0, 3.2))
+            left.plot(np.arange(1, len(f1s) + 1), f1s, "o-")
+            left.set_xlabel("epoch")
+            left.set_ylabel("test word F1")
+            if weights is not None:
+                plot_transitions(right, weights["transitions"], f"after epoch {epoch + 1}")
+            else:
+                right.set_axis_off()
+                right.set_title("softmax: no transitions", fontsize=10)
+            fig.tight_layout()
+            self.plot.value = _figure_png(fig)
 
         try:
             train_run(config, on_epoch=on_epoch, data=data, on_batch=on_batch)

@@ -444,8 +444,11 @@ def test_sweep_explorer_callback_follows_the_sliders():
     assert widget.result["softmax_f1"] == crf_sweep.find_run(sweep, 1e-4, 1, head="softmax")["f1"]
     np.testing.assert_allclose(widget.result["order"],
                                transition_order(run["crf"]["transitions"]))
+    image = bytes(widget.children[-1].value)
+    assert image.startswith(b"\x89PNG")
     multiplier.value = 1.0
     assert widget.result["f1"] == crf_sweep.find_run(sweep, 1e-4, 1, 1.0)["f1"]
+    assert bytes(widget.children[-1].value) != image  # the figure was redrawn
 
 
 def test_train_panel_callback_trains_what_the_sliders_say():
@@ -459,6 +462,7 @@ def test_train_panel_callback_trains_what_the_sliders_say():
     np.testing.assert_allclose(result["transitions"][-1], direct["crf"]["transitions"])
     assert len(result["transitions"]) == 2 and panel.bar.value == panel.bar.max > 0
     assert "epoch 2/2" in panel.status.value and not panel.button.disabled
+    assert bytes(panel.plot.value).startswith(b"\x89PNG") and "<span" in panel.sample.value
     piece = crf_sweep.sample_sentence(16, 16)
     assert result["sample"] == crf_sweep.segment_text(piece.chars, result["sample_tags"])
     assert len(result["sample_tags"]) == len(piece.chars)
