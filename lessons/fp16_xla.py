@@ -356,7 +356,7 @@ def static_scale_sweep(scales=(1.0, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8), depth: i
     return rows
 
 
-def dynamic_loss_scale(steps: int = 20, initial_scale: float = 2.0**15, depth: int = 8,
+def dynamic_loss_scale(steps: int = 12, initial_scale: float = 2.0**15, depth: int = 8,
                        width: int = 64, init_scale: float = 0.1, batch: int = 256,
                        seed: int = 0) -> dict[str, object]:
     """Train a copy of the FP16 MLP with Keras's dynamic ``LossScaleOptimizer`` around Adam.
@@ -365,7 +365,7 @@ def dynamic_loss_scale(steps: int = 20, initial_scale: float = 2.0**15, depth: i
     step) and doubles it after 2,000 finite steps in a row (Keras's default).
 
     Args:
-        steps: training steps (default 20).
+        steps: training steps (default 12).
         initial_scale: the optimizer's starting scale (default Keras's 2**15).
         depth, width, init_scale, batch, seed: the model, as in :func:`gradient_magnitudes`.
 
