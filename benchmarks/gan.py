@@ -15,8 +15,8 @@ from lessons.gan import RING_BATCH, time_steps  # noqa: E402
 from lessons.notebook import setup  # noqa: E402
 
 CONFIGS = (  # (label, batch, hidden, steps per repeat)
-    ("ring MLP 64x64", RING_BATCH, (64, 64), 100),
-    ("wide MLP 256x256", 1024, (256, 256), 10),
+    ("ring MLP 64x64", RING_BATCH, (64, 64), 30),
+    ("wide MLP 256x256", 1024, (256, 256), 3),
 )
 GOAL = 0.75
 
@@ -28,7 +28,7 @@ def main(quick: bool = False) -> int:
     print(header + f"{'2 calls':>10} {'ratio':>7} {'ratio 2 calls':>14}")
     for label, batch, hidden, steps in CONFIGS[:1] if quick else CONFIGS:
         for jit in (True, False):
-            r = time_steps(batch, hidden, repeats=5, steps_per_repeat=steps, jit_compile=jit)
+            r = time_steps(batch, hidden, repeats=15, steps_per_repeat=steps, jit_compile=jit)
             print(f"{label:<18} {batch:>5} {str(jit):>5} {r['ms_one_step']:>7.3f} ms "
                   f"{r['ms_pair']:>7.3f} ms {r['ms_pair_two_calls']:>7.3f} ms "
                   f"{r['ratio']:>6.2f}x {r['ratio_two_calls']:>13.2f}x")

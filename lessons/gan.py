@@ -621,12 +621,13 @@ def _timing_setup(batch_size: int, hidden, jit_compile: bool, seed: int = 0):
     return one, alt, x, z
 
 
-def time_steps(batch_size: int = RING_BATCH, hidden=(64, 64), repeats: int = 7,
-               steps_per_repeat: int = 50, jit_compile: bool = True) -> dict[str, float]:
+def time_steps(batch_size: int = RING_BATCH, hidden=(64, 64), repeats: int = 21,
+               steps_per_repeat: int = 20, jit_compile: bool = True) -> dict[str, float]:
     """Milliseconds per training step: one single-loss step vs one alternating D+G pair.
 
     Same models, batch and process; each figure is the median over ``repeats`` of the mean over
-    ``steps_per_repeat`` calls, after a compile-and-warm-up call. "pair" is the baseline's
+    ``steps_per_repeat`` calls, after a compile-and-warm-up call; the three are timed in turn,
+    block by block. "pair" is the baseline's
     ``train_step`` (D and G step in one compiled call); "pair_two_calls" calls ``d_step`` and
     ``g_step`` one after the other, as a training loop with two ``train_on_batch`` calls would.
 
@@ -642,24 +643,19 @@ def time_steps(batch_size: int = RING_BATCH, hidden=(64, 64), repeats: int = 7,
         alt.d_step(x, z)
         return alt.g_step(z)
 
-    def ms(fn):
-        tf.nest.map_structure(lambda t: t.numpy(), fn(x, z))  # compile and warm up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            for _ in range(steps_per_repeat):
-                out = fn(x, z)
-            tf.nest.map_structure(lambda t: t.numpy(), out)  # wait for the last step
-            times.append((time.perf_counter() - start) / steps_per_repeat)
-        return 1e3 * float(np.median(times))
+    def block(fn):  # mean seconds per call over one block of calls
+        start = time.perf_counter()
+        for _ in range(steps_per_repeat):
+            out = fn(x, z)
+        tf.nest.map_structure(lambda t: t.numpy(), out)  # wait for the last step
+        return (time.perf_counter() - start) / steps_per_repeat
 
-    # interleave so that load changes on a shared machine hit both sides alike
-    fns = {"one": one.train_step, "pair": alt.train_step, "two": pair_two_calls}
-    results = {k: [] for k in fns}
-    for _ in range(3):
-        for k, fn in fns.items():
-            results[k].append(ms(fn))
-    one_ms, pair_ms, two_ms = (float(np.median(results[k])) for k in ("one", "pair", "two"))
+    fns = (one.train_step, alt.train_step, pair_two_calls)
+    for fn in fns:
+        tf.nest.map_structure(lambda t: t.numpy(), fn(x, z))  # compile and warm up
+    # interleave short blocks so that load changes on a shared machine hit all three alike
+    times = np.array([[block(fn) for fn in fns] for _ in range(repeats)])  # [repeats, 3]
+    one_ms, pair_ms, two_ms = (1e3 * np.median(times, axis=0)).tolist()
     return {"ms_one_step": one_ms, "ms_pair": pair_ms, "ms_pair_two_calls": two_ms,
             "ratio": one_ms / pair_ms, "ratio_two_calls": one_ms / two_ms,
             "samples_per_s_one_step": 1e3 * batch_size / one_ms,
