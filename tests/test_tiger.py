@@ -148,7 +148,7 @@ def test_lazy_rows_bit_identical_when_gradient_is_zero(sparse):
 def _embedding_model(vocab=10, dim=3):
     inputs = keras.Input((4,), dtype="int32")
     h = keras.layers.Embedding(vocab, dim, name="embedding")(inputs)
-    outputs = keras.layers.Dense(1)(keras.layers.Flatten()(h))
+    outputs = keras.layers.Dense(1, name="dense")(keras.layers.Flatten()(h))
     return keras.Model(inputs, outputs)
 
 

@@ -262,9 +262,12 @@ class OpenNotebook:
     def screenshot(self, suffix: str = "", element=None) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         path = ARTIFACTS / f"{Path(self.name).stem}{suffix}.png"
-        if element is not None:
+        if element is None:
+            self.page.screenshot(path=str(path))
+        else:  # the cell alone: a page shot can catch the notebook mid-scroll, blank
             element.scroll_into_view_if_needed()
-        self.page.screenshot(path=str(path))
+            self.page.wait_for_timeout(300)
+            element.screenshot(path=str(path))
         return path
 
 

@@ -29,9 +29,13 @@ from playwright.sync_api import expect
 pytestmark = pytest.mark.e2e
 
 
+# A widget draws its figure into an Output widget (a matplotlib PNG) or into an Image widget.
+FIGURE = ".widget-output img, img.widget-image"
+
+
 def _single_figure(cell):
-    """The one figure in the widget's output (a redraw replaces it, never adds a second)."""
-    img = cell.locator(".widget-output img")
+    """The one figure of the widget (a redraw replaces it, never adds a second)."""
+    img = cell.locator(FIGURE)
     expect(img).to_have_count(1, timeout=WIDGET_TIMEOUT)
     return img
 
@@ -210,7 +214,7 @@ def test_fp16_benchmark_explorer(notebook):
 
     table = cell.locator(".widget-output .jp-OutputArea-output", has_text="speed-up")
     expect(table).to_contain_text(re.compile(r"^xla\s", re.M), timeout=WIDGET_TIMEOUT * 3)
-    expect(cell.locator(".widget-output img")).to_have_count(1)  # the speed-up bars
+    expect(cell.locator(FIGURE)).to_have_count(1)  # the speed-up bars
     assert notebook.error_outputs(cell) == []
 
     # Rows, in the widget's order, are exactly the picked configurations, with the speed-up
