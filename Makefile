@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# MPLBACKEND is unset for kernels: a non-inline backend (e.g. Agg) would store no figures.
 NBVAL  := --nbval --nbval-current-env --sanitize-with notebooks/nbval_sanitize.cfg
 ROOT   := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
@@ -31,13 +32,13 @@ unit: $(STAMP)
 	$(BIN)/pytest tests -m "not e2e" --durations=15
 
 nbval: $(STAMP)
-	$(BIN)/pytest $(NBVAL) notebooks --durations=10
+	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) notebooks --durations=10
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -m e2e --durations=10
 
 notebooks: $(STAMP)
-	$(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+	env -u MPLBACKEND $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

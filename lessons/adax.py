@@ -20,6 +20,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from lessons.notebook import figure_png
+
 RULES = ("adam", "adax", "adafactor")
 DEFAULTS = {"adam": 0.999, "adax": 1e-4, "adafactor": 0.8}  # beta_2, beta_2, c
 
@@ -619,17 +621,6 @@ def plot_schedules(curves: dict):
     return fig
 
 
-def _figure_png(fig) -> bytes:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def schedule_explorer():
     """Sliders for Adam's beta_2, AdaX's beta_2 and Adafactor's c that redraw the schedules.
 
@@ -644,7 +635,7 @@ def schedule_explorer():
 
     def redraw(adam_beta_2, adax_beta_2, c):
         curves = schedule_curves(None, adam_beta_2, adax_beta_2, c)
-        image.value = _figure_png(plot_schedules(curves))
+        image.value = figure_png(plot_schedules(curves))
         return curves
 
     style = {"description_width": "110px"}

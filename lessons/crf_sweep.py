@@ -27,6 +27,7 @@ from lessons.crf import (
     word_spans,
 )
 from lessons.data import TAGS
+from lessons.notebook import figure_png
 
 POST = "https://kexue.fm/archives/7196"
 SWEEP_FILE = "crf_sweep.json"
@@ -336,17 +337,6 @@ def _selection(options, value, description, fmt="{:g}"):
         style={"description_width": "initial"}, continuous_update=False)
 
 
-def _figure_png(fig) -> bytes:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def sweep_explorer(sweep: dict | None = None):
     """An instant explorer over the stored sweep: body lr, CRF multiplier and depth sliders ->
     F1 per epoch (CRF and the softmax baseline) and the final transition heatmap.
@@ -381,7 +371,7 @@ def sweep_explorer(sweep: dict | None = None):
         left.set_title(f"depth {depth}, body lr {body_lr:g}", fontsize=10)
         plot_transitions(right, trans, "final transitions (bold red: forbidden)")
         fig.tight_layout()
-        image.value = _figure_png(fig)
+        image.value = figure_png(fig)
         return {"f1": run["f1"], "softmax_f1": soft, "transitions": trans,
                 "order": transition_order(trans).tolist()}
 
@@ -499,7 +489,7 @@ class TrainPanel:
                 right.set_axis_off()
                 right.set_title("softmax: no transitions", fontsize=10)
             fig.tight_layout()
-            self.plot.value = _figure_png(fig)
+            self.plot.value = figure_png(fig)
 
         try:
             train_run(config, on_epoch=on_epoch, data=data, on_batch=on_batch)

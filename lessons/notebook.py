@@ -113,3 +113,19 @@ def keras_progress(epochs: int, desc: str = "training"):
             self.bar.close()
 
     return _EpochBar()
+
+
+def figure_png(fig) -> bytes:
+    """Render a matplotlib figure to PNG bytes and close it (for ``ipywidgets.Image``).
+
+    Widgets draw into an ``Image`` rather than an ``Output``: nbclient 0.11 crashes when an
+    ``Output`` captures output while a notebook is executed without storing widget state.
+    """
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()

@@ -26,6 +26,8 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from lessons.notebook import figure_png
+
 # ---------------------------------------------------------------------------------------------
 # The optimizer
 
@@ -385,17 +387,6 @@ def plot_explorer(data):
     return fig
 
 
-def _figure_png(fig) -> bytes:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def fixed_point_explorer():
     """Sliders for lr, lambda, beta and the absent-step count; redraws theta_t, the fixed point
     and the underflow step.
@@ -410,7 +401,7 @@ def fixed_point_explorer():
 
     def redraw(lr, weight_decay, beta, absent_steps):
         data = explorer_data(lr, weight_decay, beta, absent_steps)
-        image.value = _figure_png(plot_explorer(data))
+        image.value = figure_png(plot_explorer(data))
         return data
 
     style = {"description_width": "100px"}

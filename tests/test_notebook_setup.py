@@ -55,3 +55,15 @@ def test_course_map_points_at_real_modules_and_posts():
         assert lesson.post.startswith("https://kexue.fm/archives/")
         assert lesson.notebook.startswith(lesson.number + "_")
         assert importlib.util.find_spec(lesson.module) is not None, lesson.module
+
+
+def test_figure_png_renders_and_closes_the_figure():
+    import matplotlib.pyplot as plt
+
+    from lessons.notebook import figure_png
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    png = figure_png(fig)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
+    assert not plt.fignum_exists(fig.number)
