@@ -67,3 +67,15 @@ def test_figure_png_renders_and_closes_the_figure():
     png = figure_png(fig)
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 1000
     assert not plt.fignum_exists(fig.number)
+
+
+def test_keras_progress_counts_epochs_and_closes():
+    import keras
+
+    from lessons.notebook import keras_progress
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    callback = keras_progress(epochs=3, desc="test")
+    model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=3, verbose=0, callbacks=[callback])
+    assert callback.bar.n == 3 and callback.bar.total == 3
