@@ -680,6 +680,44 @@ def once_seen_band(updates, config: ExperimentConfig, init_bound: float = INIT_B
     return 1.0 / lam - shrink * (1.0 / lam + init_bound), 1.0 / lam - shrink * (1.0 / lam - init_bound)
 
 
+def once_seen_check(run: EmbeddingRun, config: ExperimentConfig, tol: float = 1e-4) -> dict:
+    """Compare every real character seen exactly once with ``once_seen_band``.
+
+    Returns arrays over those characters: ``updates`` (since it was seen), ``max_abs``, ``low``,
+    ``high`` and ``inside`` (max |row| within [low - tol, high + tol]).
+    """
+    from lessons.data import UNK
+
+    once = run.frequency == 1
+    once[: UNK + 1] = False
+    updates = run.updates_since_seen[once]
+    low, high = once_seen_band(updates, config)
+    max_abs = run.max_abs[once]
+    inside = (max_abs >= low - tol) & (max_abs <= high + tol)
+    return {"updates": updates, "max_abs": max_abs, "low": low, "high": high, "inside": inside}
+
+
+def plot_max_abs_vs_frequency(runs: dict, names, config: ExperimentConfig, ylim=None):
+    """One scatter panel per run in ``names``: max |embedding row| against training count, with
+    the fixed point 1/lambda dashed. PAD and UNK are left out."""
+    import matplotlib.pyplot as plt
+
+    from lessons.data import UNK
+
+    names = tuple(names)
+    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), sharey=True,
+                             squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        run = runs[name]
+        seen = run.frequency > 0
+        seen[: UNK + 1] = False
+        ax.scatter(run.frequency[seen], run.max_abs[seen], s=3, alpha=0.4)
+        ax.axhline(1 / config.weight_decay, color="k", ls="--", lw=1)
+        ax.set(xscale="log", title=name, xlabel="occurrences in training", ylim=ylim)
+    axes[0, 0].set_ylabel("max |embedding row|")
+    return fig
+
+
 def sign_agreement(rows) -> float:
     """Fraction of entries of ``rows`` [n, dim] whose sign equals their column's majority sign
     (1.0 when all rows point the same way, about 0.5 for random rows)."""

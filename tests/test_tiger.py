@@ -453,6 +453,24 @@ def test_experiment_once_seen_rows_follow_the_closed_form(small_runs):
     m = run.max_abs[once]
     assert once.sum() >= 50
     assert np.all(m >= lo - 1e-4) and np.all(m <= hi + 1e-4)
+    check = tiger.once_seen_check(run, SMALL)
+    assert check["inside"].all() and len(check["inside"]) == once.sum()
+    np.testing.assert_array_equal(check["low"], lo)
+    np.testing.assert_array_equal(check["max_abs"], m)
+    adam = tiger.once_seen_check(small_runs["adamw"], SMALL)  # AdamW rows do not follow Tiger's band
+    assert not adam["inside"].all()
+
+
+def test_max_abs_scatter_draws_one_panel_per_run(small_runs):
+    import matplotlib.pyplot as plt
+
+    fig = tiger.plot_max_abs_vs_frequency(small_runs, ("tiger", "adamw"), SMALL)
+    assert len(fig.axes) == 2 and [ax.get_title() for ax in fig.axes] == ["tiger", "adamw"]
+    points = fig.axes[0].collections[0].get_offsets()
+    seen = small_runs["tiger"].frequency[2:] > 0
+    assert len(points) == seen.sum()
+    np.testing.assert_allclose(points[:, 1], small_runs["tiger"].max_abs[2:][seen], rtol=1e-6)
+    plt.close(fig)
 
 
 def test_experiment_is_seeded(small_runs):
