@@ -1,9 +1,11 @@
 """What every notebook and test shares: one setup call, a progress bar, the course map.
 
-``setup()`` seeds Python, NumPy and TensorFlow through ``keras.utils.set_random_seed``, keeps
-TensorFlow's logs quiet and sets matplotlib defaults, so a re-run gives identical outputs.
+``setup(seed)`` seeds Python, NumPy and TensorFlow through ``keras.utils.set_random_seed``, makes
+``seed`` the course seed that every experiment uses unless a call passes its own (``course_seed``),
+keeps TensorFlow's logs quiet and sets matplotlib defaults, so a re-run gives identical outputs.
 It deliberately does *not* call ``tf.config.experimental.enable_op_determinism()``: with it,
-Keras silently drops ``jit_compile=True`` and "with XLA" results would run without XLA.
+Keras turns ``jit_compile=True`` off (it only warns "Model doesn't support jit_compile=True",
+without naming the cause) and "with XLA" results would run without XLA.
 """
 
 from __future__ import annotations
@@ -43,15 +45,58 @@ COURSE = (
 )
 
 
-def setup(seed: int = 0, *, figure_dpi: int = 72) -> None:
+_course_seed = 0
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be an int in [0, 2**31), got {seed!r}")
+    return seed
+
+
+def course_seed(seed: int | None = None) -> int:
+    """The seed an experiment should use: ``seed`` if given, else the one ``setup()`` set (0)."""
+    return _course_seed if seed is None else _check_seed(seed)
+
+
+def import_tensorflow():
+    """Import TensorFlow with its C++ start-up lines kept out of the notebook; return the module.
+
+    TensorFlow 2.21 writes "oneDNN custom operations are on ..." to file descriptor 2 before its
+    logging is initialised, so ``TF_CPP_MIN_LOG_LEVEL=3`` cannot stop it and Jupyter shows it as a
+    red box. The import runs with descriptor 2 pointed at the null device, then restored.
+    """
+    import sys
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        import tensorflow as tf
+        tf.config.list_physical_devices()  # device discovery logs on first use, not at import
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+    return tf
+
+
+def setup(seed: int = 0, *, figure_dpi: int = 110) -> None:
     """Make a notebook or test reproducible and quiet.
 
     Args:
-        seed: seed for Python's ``random``, NumPy and TensorFlow (default 0).
-        figure_dpi: matplotlib's figure dpi (default 72, keeps stored notebooks small).
+        seed: seed for Python's ``random``, NumPy and TensorFlow, and the course seed that
+            experiments use when called without ``seed=`` (default 0).
+        figure_dpi: matplotlib's figure dpi (default 110: readable when projected, stored
+            notebooks stay small).
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    global _course_seed
+    _course_seed = _check_seed(seed)
+    import_tensorflow()
     import keras
     import matplotlib
     import tensorflow as tf

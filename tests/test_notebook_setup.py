@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import lessons
-from lessons.notebook import COURSE, device_summary, setup
+from lessons.notebook import COURSE, course_seed, device_summary, setup
 
 
 def _draws():
@@ -25,6 +25,52 @@ def test_setup_makes_every_rng_repeat():
 def test_setup_rejects_bad_seed():
     with pytest.raises(ValueError, match="seed"):
         setup(-1)
+
+
+def test_setup_sets_the_course_seed_that_experiments_default_to():
+    setup(7)
+    assert course_seed() == 7 and course_seed(3) == 3
+    setup(0)
+    assert course_seed() == 0
+    for bad in (-1, 2**31, 1.5, True, "1"):
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*31\)"):
+            course_seed(bad)
+
+
+def test_op_determinism_turns_jit_compile_off_with_only_a_warning():
+    """What the lessons say about op determinism, checked in a fresh process."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings, numpy as np, keras, tensorflow as tf\n"
+        "keras.utils.set_random_seed(0); tf.config.experimental.enable_op_determinism()\n"
+        "m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
+        "    warnings.simplefilter('always')\n"
+        "    m.compile(optimizer='sgd', loss='mse', jit_compile=True)\n"
+        "    m.fit(np.ones((4, 3)), np.ones((4, 2)), epochs=1, verbose=0)\n"
+        "print(m.jit_compile, any(\"doesn't support `jit_compile=True`\" in str(x.message) for x in w))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+
+
+def test_import_tensorflow_hides_the_start_up_lines():
+    """Plain `import tensorflow` prints oneDNN/cuda lines despite TF_CPP_MIN_LOG_LEVEL=3."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    plain = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env,
+                           capture_output=True, text=True, check=True)
+    quiet = subprocess.run(
+        [sys.executable, "-c", "from lessons.notebook import import_tensorflow as f; "
+         "tf = f(); import sys; print(tf.__version__, file=sys.stderr)"],
+        env=env, capture_output=True, text=True, check=True)
+    assert "oneDNN custom operations" in plain.stderr
+    assert quiet.stderr.strip().startswith("2.21")
 
 
 def test_setup_leaves_xla_usable():

@@ -11,6 +11,7 @@ from lessons.notebook import COURSE
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 MACHINE_PATH = re.compile(r"(/work/|/tmp/|/root/|/home/[a-z]|/Users/|[A-Z]:\\\\)")
 WIDGET_CALL = re.compile(r"\b(interact|interactive|Output|\w+_(explorer|panel|widget))\(")
+TF_LOG = re.compile(r"absl::InitializeLog|port\.cc:\d+\]|cudart_stub|oneDNN custom operations")
 ALL = sorted(NOTEBOOKS.glob("*.ipynb"))
 
 
@@ -39,13 +40,15 @@ def test_notebook_hygiene(path):
     assert "widgets" not in nb["metadata"], "widget state stored: execute with store_widget_state=False"
     first = "".join(code[0]["source"])
     assert first.startswith("# NBVAL_IGNORE_OUTPUT"), "first cell must be marked NBVAL_IGNORE_OUTPUT"
-    assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in first and "import tensorflow" in first
+    assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in first and "import_tensorflow()" in first
     for i, cell in enumerate(code, 1):
         source = "".join(cell["source"])
         assert source.count("\n") + 1 <= 25, f"cell {i} is long: move its logic into lessons"
         for out in cell["outputs"]:
             assert out["output_type"] != "error", f"cell {i} stored an error"
             assert not MACHINE_PATH.search(_text(out)), f"cell {i} shows a machine path"
+            if out.get("name") == "stderr":
+                assert not TF_LOG.search(_text(out)), f"cell {i} stored TensorFlow's C++ log lines"
         if WIDGET_CALL.search(source):
             assert "NBVAL_IGNORE_OUTPUT" in source, f"cell {i} shows a live widget: mark it"
 

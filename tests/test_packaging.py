@@ -30,8 +30,8 @@ def test_environment_yml_names_the_same_dependencies_with_the_same_bounds():
 
 def test_python_bounds_agree():
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
-    assert requires == ">=3.11,<3.13"
-    assert "python>=3.11,<3.13" in (ROOT / "environment.yml").read_text()
+    assert requires == ">=3.11,<3.14"
+    assert "python>=3.11,<3.14" in (ROOT / "environment.yml").read_text()
 
 
 def test_ci_runs_the_readme_test_command():
