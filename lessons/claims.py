@@ -67,7 +67,10 @@ class Claim:
             raise ValueError(f"unit must be one of '', '%', 'x', got {self.unit!r}")
 
     def format(self, value) -> str:
-        digits = self.digits if self.digits is not None else (0 if self.unit == "%" else 2)
+        digits = self.digits
+        if digits is None:
+            whole = all(isinstance(b, int) for b in (self.at_least, self.at_most) if b is not None)
+            digits = 0 if self.unit == "%" or (whole and self.unit == "") else 2
         if self.unit == "%":
             return f"{100 * float(value):.{digits}f}%"
         return f"{float(value):.{digits}f}{self.unit}"
@@ -88,27 +91,23 @@ class Claim:
                 and (self.at_most is None or v <= self.at_most))
 
 
-def check(claims, *, echo: bool = True) -> list[str]:
+    def line(self) -> str:
+        """The stable line printed when the claim holds: no measured digits in it."""
+        return f"holds: {self.statement} ({self.band()})"
+
+
+def check(claims) -> None:
     """Check every claim; print one stable line each; raise ``ClaimFailed`` if any fails.
 
-    Args:
-        claims: an iterable of :class:`Claim`.
-        echo: print the lines (default True); they are returned either way.
+    Returns nothing, so a notebook cell ending in ``check(...)`` shows only the printed lines.
 
-    Returns:
-        One line per claim, "holds: <statement> (<band>)", with no measured digits in it.
+    Args:
+        claims: an iterable of :class:`Claim`; each prints "holds: <statement> (<band>)".
     """
     claims = list(claims)
     if not claims:
         raise ValueError("claims must name at least one Claim")
-    lines, failures = [], []
-    for claim in claims:
-        if claim.holds():
-            lines.append(f"holds: {claim.statement} ({claim.band()})")
-        else:
-            failures.append((claim, claim.value))
+    failures = [(claim, claim.value) for claim in claims if not claim.holds()]
     if failures:
         raise ClaimFailed(failures)
-    if echo:
-        print("\n".join(lines))
-    return lines
+    print("\n".join(claim.line() for claim in claims))

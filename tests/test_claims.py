@@ -8,13 +8,16 @@ from lessons.claims import Claim, ClaimFailed, check
 
 
 def test_holding_claims_print_band_not_value(capsys):
-    lines = check([Claim("CRF beats softmax", 0.0712, at_least=0.05),
+    result = check([Claim("CRF beats softmax", 0.0712, at_least=0.05),
                    Claim("AdamW rows past 0.5/lambda", 0.031, at_most=0.1, unit="%"),
-                   Claim("speed-up", 1.31, at_least=1.1, at_most=1.6, unit="x")])
+                   Claim("speed-up", 1.31, at_least=1.1, at_most=1.6, unit="x"),
+                   Claim("modes covered", 7, at_least=6, at_most=8)])
+    lines = capsys.readouterr().out.splitlines()
+    assert result is None
     assert lines == ["holds: CRF beats softmax (>= 0.05)",
                      "holds: AdamW rows past 0.5/lambda (<= 10%)",
-                     "holds: speed-up (1.10x .. 1.60x)"]
-    assert capsys.readouterr().out.splitlines() == lines
+                     "holds: speed-up (1.10x .. 1.60x)",
+                     "holds: modes covered (6 .. 8)"]
     assert not any("0.0712" in line or "3%" in line or "1.31" in line for line in lines)
 
 

@@ -32,9 +32,12 @@ def test_python_bounds_agree():
     requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
     assert requires == ">=3.11,<3.14"
     assert "python>=3.11,<3.14" in (ROOT / "environment.yml").read_text()
+    assert "(3, 11) <= v <= (3, 13)" in (ROOT / "Makefile").read_text()
 
 
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in readme
-    assert re.search(r"^\s*make test\s*$", (ROOT / ".ci/run").read_text(), re.M)
+    ci = (ROOT / ".ci/run").read_text()
+    assert re.search(r"^\s*(timed \"make test\" )?make test\s*$", ci, re.M)
+    assert re.search(r"^\s*(timed \"make nbval-portable\" )?make nbval-portable\s*$", ci, re.M)
