@@ -174,3 +174,42 @@ def figure_png(fig) -> bytes:
     fig.savefig(buffer, format="png")
     plt.close(fig)
     return buffer.getvalue()
+
+
+class Source:
+    """A function's or class's source, shown with syntax highlighting in Jupyter (plain elsewhere).
+
+    The HTML uses inline styles only (no CSS classes, no ids), so it is identical on every run and
+    nbval compares it strictly.
+    """
+
+    def __init__(self, name: str, text: str):
+        self.name, self.text = name, text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_html_(self) -> str:
+        from pygments import highlight
+        from pygments.formatters import HtmlFormatter
+        from pygments.lexers import PythonLexer
+
+        return highlight(self.text, PythonLexer(), HtmlFormatter(noclasses=True, style="default"))
+
+
+def show_source(obj) -> Source:
+    """The source of a function, method or class, dedented, for a notebook to display.
+
+    Args:
+        obj: a function, method or class defined in a Python file (not a builtin).
+    """
+    import inspect
+    import textwrap
+
+    target = inspect.unwrap(getattr(obj, "__func__", obj))
+    try:
+        text = inspect.getsource(target)
+    except (OSError, TypeError) as error:
+        raise ValueError(f"obj must be a function, method or class with Python source, "
+                         f"got {obj!r} ({error})") from None
+    return Source(getattr(target, "__qualname__", repr(obj)), textwrap.dedent(text).rstrip() + "\n")

@@ -125,3 +125,24 @@ def test_keras_progress_counts_epochs_and_closes():
     callback = keras_progress(epochs=3, desc="test")
     model.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=3, verbose=0, callbacks=[callback])
     assert callback.bar.n == 3 and callback.bar.total == 3
+
+
+def test_show_source_gives_the_dedented_source_and_stable_html():
+    from lessons.claims import Claim
+    from lessons.notebook import show_source
+
+    shown = show_source(Claim.holds)
+    assert repr(shown).startswith("def holds(self) -> bool:\n")
+    assert "self.at_least" in repr(shown)
+    html = shown._repr_html_()
+    assert html == show_source(Claim.holds)._repr_html_()
+    assert 'style="color:' in html and "class=" not in html.replace('class="highlight"', "")
+    assert "holds" in html and "at_least" in html
+
+
+@pytest.mark.parametrize("bad", [len, 3, "text"])
+def test_show_source_rejects_objects_without_python_source(bad):
+    from lessons.notebook import show_source
+
+    with pytest.raises(ValueError, match="obj must be a function, method or class"):
+        show_source(bad)
