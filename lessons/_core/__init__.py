@@ -1,0 +1,1 @@
+"""What every lesson shares: notebook setup, data, argument checks, claims, tables, figures."""
