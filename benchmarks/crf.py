@@ -1,11 +1,11 @@
 """Lesson 03 benchmark: CRF log-likelihood + gradient and Viterbi throughput (tokens/s).
 
-Batch 32 x length 128, 4 tags, ragged lengths. Compares ``lessons.crf.CRF`` run eagerly and under
-``tf.function(jit_compile=True)`` against a plain NumPy forward-backward / Viterbi reference in the
-same process (plus ``tf.function`` without XLA for reference), and prints ratios (higher = faster
-than NumPy). Also checks that all three agree.
+Batch 32 x length 128 (``--batch``, ``--length``), 4 tags, ragged lengths. Compares
+``lessons.crf.CRF`` run eagerly and under ``tf.function(jit_compile=True)`` against a plain NumPy
+forward-backward / Viterbi reference in the same process (plus ``tf.function`` without XLA for
+reference), and prints ratios (higher = faster than NumPy). Also checks that all three agree.
 
-    .venv/bin/python benchmarks/crf.py [--repeats 5]
+    .venv/bin/python benchmarks/crf.py [--repeats 5] [--batch 32] [--length 128]
 """
 
 import argparse
@@ -14,10 +14,10 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from lessons import setup  # noqa: E402
 from lessons.crf import CRF  # noqa: E402
 
 BATCH, LENGTH, TAGS = 32, 128, 4
@@ -77,26 +77,32 @@ def numpy_viterbi(emissions, mask, trans, start, end):
     return out
 
 
-def throughput(fn, repeats):
+def throughput(fn, repeats, tokens):
     fn()  # warm-up / compile
     best = np.inf
     for _ in range(repeats):
         start = time.perf_counter()
         fn()
         best = min(best, time.perf_counter() - start)
-    return BATCH * LENGTH / best
+    return tokens / best
 
 
-def main():
+def main(argv=None) -> dict:
+    """Run the agreement check and the benchmark; return ``{task: {name: tokens/s}}``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args()
-    setup(0)
+    parser.add_argument("--batch", type=int, default=BATCH)
+    parser.add_argument("--length", type=int, default=LENGTH)
+    args = parser.parse_args(argv)
+    if args.repeats < 1 or args.batch < 1 or args.length < 2:
+        parser.error("--repeats and --batch must be >= 1, --length >= 2")
+    batch, length = args.batch, args.length
+    keras.utils.set_random_seed(0)
     rng = np.random.default_rng(0)
-    emissions = rng.normal(size=(BATCH, LENGTH, TAGS)).astype(np.float32) * 3
-    tags = rng.integers(0, TAGS, size=(BATCH, LENGTH)).astype(np.int32)
-    lengths = rng.integers(LENGTH // 2, LENGTH + 1, size=BATCH)
-    mask = np.arange(LENGTH)[None] < lengths[:, None]
+    emissions = rng.normal(size=(batch, length, TAGS)).astype(np.float32) * 3
+    tags = rng.integers(0, TAGS, size=(batch, length)).astype(np.int32)
+    lengths = rng.integers(length // 2, length + 1, size=batch)
+    mask = np.arange(length)[None] < lengths[:, None]
     crf = CRF(TAGS)
     crf.build()
     for var in (crf._transitions, crf._start, crf._end):
@@ -141,15 +147,18 @@ def main():
             "graph": lambda: graph_decode(emissions, mask).numpy(),
             "jit_compile": lambda: jit_decode(emissions, mask).numpy()},
     }
-    print(f"batch {BATCH} x length {LENGTH}, {TAGS} tags, best of {args.repeats}; "
+    print(f"batch {batch} x length {length}, {TAGS} tags, best of {args.repeats}; "
           f"ratios are tokens/s over NumPy's")
+    rates = {}
     for task, fns in rows.items():
-        rate = {name: throughput(fn, args.repeats) for name, fn in fns.items()}
+        rate = rates[task] = {name: throughput(fn, args.repeats, batch * length)
+                              for name, fn in fns.items()}
         print(f"{task:27} NumPy {rate['numpy']:>10,.0f} tok/s | eager "
               f"{rate['eager'] / rate['numpy']:6.3f}x | tf.function "
               f"{rate['graph'] / rate['numpy']:6.2f}x | jit_compile "
               f"{rate['jit_compile'] / rate['numpy']:6.2f}x (jit/eager "
               f"{rate['jit_compile'] / rate['eager']:.0f}x)")
+    return rates
 
 
 if __name__ == "__main__":

@@ -1,7 +1,11 @@
-"""Lesson 03: the CRF layer against brute force, word F1, data, the stored sweep, the widgets."""
+"""Lesson 03, part 1: the CRF layer against brute force, the multiplier, word F1, data.
 
+Training runs, the sweep, the widgets, the claims and the Try-its: ``test_crf_training.py``."""
+
+import importlib.util
 import itertools
 import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,14 +18,21 @@ from lessons.crf import (
     RunConfig,
     Tagger,
     bmes_constraints,
+    check_claims,
+    format_multiplier_steps,
+    live_claims,
     multiplier_step_ratio,
+    multiplier_steps,
+    path_probabilities,
     prepare_data,
-    train_run,
+    train_now,
     transition_order,
     word_scores,
     word_spans,
 )
 from lessons.data import TAGS, load_peoples_daily, split_corpus
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "crf.py"
 
 # ---------------------------------------------------------------------------- helpers
 
@@ -160,14 +171,20 @@ def test_single_step_sequences():
         assert crf.decode(e1).numpy()[b, 0] == best[0]
 
 
-def test_jit_compiled_equals_eager():
-    crf = random_crf()
-    emissions, tags = tiny_batch()
-    ll = tf.function(crf.log_likelihood, jit_compile=True)
-    dec = tf.function(crf.decode, jit_compile=True)
-    np.testing.assert_allclose(ll(emissions, tags, MASK), crf.log_likelihood(emissions, tags, MASK),
-                               rtol=1e-5)
-    np.testing.assert_array_equal(dec(emissions, MASK), crf.decode(emissions, MASK))
+def test_benchmark_runs_small_and_jit_eager_numpy_agree(capsys):
+    """The Try-it benchmark (benchmarks/crf.py) at a small size; it first asserts that eager,
+    ``jit_compile=True`` and a float64 NumPy forward-backward / Viterbi agree (log-likelihood,
+    gradients, paths) on ragged masks."""
+    spec = importlib.util.spec_from_file_location("crf_bench", BENCHMARK)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rates = bench.main(["--repeats", "1", "--batch", "3", "--length", "5"])
+    out = capsys.readouterr().out
+    assert "eager, jit and NumPy agree" in out and "batch 3 x length 5" in out
+    assert set(rates) == {"log-likelihood + gradient", "Viterbi decode"}
+    assert all(r > 0 for rate in rates.values() for r in rate.values())
+    with pytest.raises(SystemExit):
+        bench.main(["--length", "1"])
 
 
 def test_stable_at_emission_scores_of_1e4():
@@ -199,11 +216,15 @@ def test_half_precision_inputs_compute_in_float32(dtype):
     np.testing.assert_array_equal(crf.decode(half, MASK), crf.decode(rounded, MASK))
 
 
-@pytest.mark.parametrize("k", [10.0, 100.0])
-def test_lr_multiplier_is_k_under_adam_and_k_squared_under_sgd(k):
-    np.testing.assert_allclose(multiplier_step_ratio(k, "adam"), k, rtol=1e-3)
-    np.testing.assert_allclose(multiplier_step_ratio(k, "sgd"), k**2, rtol=1e-3)
+def test_lr_multiplier_is_k_under_adam_and_k_squared_under_sgd():
+    steps = multiplier_steps((10, 100))
+    assert steps["kind"] == "multiplier_steps" and steps["multipliers"] == [10.0, 100.0]
+    np.testing.assert_allclose(steps["adam"], [10, 100], rtol=1e-4)
+    np.testing.assert_allclose(steps["sgd"], [100, 1e4], rtol=1e-4)
     np.testing.assert_allclose(multiplier_step_ratio(1.0, "sgd"), 1.0)
+    # every element, not just the median
+    np.testing.assert_allclose(multiplier_step_ratio(10.0, "adam", seed=3), 10.0, rtol=1e-3)
+    assert "= 1.000 k;" in format_multiplier_steps(steps)
 
 
 def test_config_round_trip():
@@ -273,6 +294,16 @@ def test_crf_value_errors(call, match):
     (lambda: RunConfig(epochs=0), "epochs"),
     (lambda: RunConfig(max_len=1), "max_len"),
     (lambda: RunConfig(depth=5), "depth"),
+    (lambda: RunConfig(seed=-1), "seed"),
+    (lambda: RunConfig(constraints="bio"), "constraints"),
+    (lambda: Tagger(50, constraints="x"), "constraints"),
+    (lambda: path_probabilities(length=7), "length"),
+    (lambda: multiplier_steps(()), "multipliers"),
+    (lambda: train_now(multipliers=(), softmax=False), "multipliers"),
+    (lambda: check_claims({"kind": "sweep"}), "kind"),
+    (lambda: check_claims([1, 2]), "kind"),
+    (lambda: live_claims({"kind": "live", "runs": {}}), "missing"),
+    (lambda: crf_sweep.verdict([0.1, 0.1], tie=1.0), "tie must be"),
     (lambda: prepare_data(10**6, 10, 32), "train_sentences"),
     (lambda: word_spans("sbx"), "tags must be letters"),
     (lambda: word_spans([0, 4]), "tag ids"),
@@ -363,148 +394,3 @@ def test_tagger_heads_and_encoders():
         else:
             assert loss == pytest.approx(float(model.crf.nll_loss(emissions, tags, mask)))
             np.testing.assert_array_equal(pred, model.crf.decode(emissions, mask))
-
-
-# ---------------------------------------------------------------------------- sweep and widgets
-
-
-def test_stored_sweep_cell_reruns_to_its_first_epoch():
-    """Training is seeded and deterministic on CPU, and epoch 1 of a run does not depend on the
-    number of epochs, so one epoch of a stored cell reproduces that cell's first numbers."""
-    sweep = crf_sweep.load_sweep()
-    stored = crf_sweep.find_run(sweep, body_lr=1e-3, depth=0, lr_multiplier=100.0)
-    config = RunConfig(**{**stored["config"], "epochs": 1})
-    rerun = train_run(config)
-    assert rerun["f1"][0] == pytest.approx(stored["f1"][0], abs=1e-3)
-    assert rerun["loss"][0] == pytest.approx(stored["loss"][0], rel=1e-4)
-    assert rerun["emission_margin"][0] == pytest.approx(stored["emission_margin"][0], rel=1e-3)
-
-
-def test_stored_sweep_is_complete():
-    sweep = crf_sweep.load_sweep()
-    grid = crf_sweep.grid_values(sweep)
-    assert sweep["complete"]
-    assert grid["body_lr"] == [1e-4, 1e-3, 1e-2] and grid["lr_multiplier"] == [1, 10, 100, 1000]
-    assert len(sweep["runs"]) == 3 * 4 * 3 + 3 * 3
-    for run in sweep["runs"]:
-        assert len(run["f1"]) == run["config"]["epochs"] and all(0 < f < 1 for f in run["f1"])
-        assert (run["crf"] is None) == (run["config"]["head"] == "softmax")
-
-
-def fake_sweep(f1s):
-    """A sweep with the post's four cells at depth 0 and given F1 curves."""
-    runs = []
-    for (head, lr, k), f1 in zip([("crf", 1e-3, 1.0), ("crf", 1e-3, 10.0), ("crf", 1e-2, 1.0),
-                                  ("softmax", 1e-3, 1.0)], f1s, strict=True):
-        runs.append({"config": {"head": head, "body_lr": lr, "lr_multiplier": k, "depth": 0},
-                     "f1": f1, "crf": None if head == "softmax" else
-                     {"transitions": np.eye(4).tolist()}})
-    return {"runs": runs}
-
-
-def test_post_table_verdicts():
-    rows = crf_sweep.post_table(fake_sweep([[0.91, 0.92], [0.93, 0.94], [0.6, 0.7], [0.9, 0.91]]))
-    assert [r["verdict"] for r in rows] == ["yes", "yes", "yes", "yes"]
-    assert rows[1]["ours_epoch1"] == 0.93 and rows[1]["ours_best"] == 0.94
-    # CRF-1 vs Softmax: +0.01 at epoch 1, -0.02 best; CRF-2 vs CRF-1: +0.02, -0.01;
-    # CRF-3 above CRF-1 on both; Softmax below both CRFs at epoch 1 only
-    rows = crf_sweep.post_table(fake_sweep([[0.91, 0.95], [0.93, 0.94], [0.95, 0.96],
-                                            [0.9, 0.97]]))
-    assert [r["verdict"] for r in rows] == ["partly", "partly", "no", "partly"]
-    # differences within the tie margin
-    rows = crf_sweep.post_table(fake_sweep([[0.900, 0.910], [0.903, 0.912], [0.899, 0.906],
-                                            [0.897, 0.913]]))
-    assert [r["verdict"] for r in rows] == ["tie", "tie", "tie", "tie"]
-    assert [r["verdict"] for r in crf_sweep.post_table(fake_sweep(
-        [[0.900, 0.910], [0.903, 0.912], [0.899, 0.906], [0.897, 0.913]]), tie=0.0)] == [
-        "partly", "yes", "yes", "partly"]
-    text = crf_sweep.format_post_table(rows)
-    assert "CRF-2" in text and "0.929" in text and "(tie)" in text
-    with pytest.raises(ValueError, match="no crf run"):
-        crf_sweep.post_table(fake_sweep([[0.9]] * 4), depth=1)
-    with pytest.raises(ValueError, match="tie must be"):
-        crf_sweep.post_table(fake_sweep([[0.9]] * 4), tie=-0.1)
-
-
-def test_segment_text_and_html():
-    assert crf_sweep.segment_text("他喜欢北京", "sbebe") == "他 / 喜欢 / 北京"
-    assert crf_sweep.segment_text("他喜欢", [0, 1, 3]) == "他 / 喜欢"
-    html = crf_sweep.segment_html("他<欢", "sbe")
-    assert "&lt;" in html and html.count("<span") == 3 + 4  # 3 characters + legend
-
-
-def test_sweep_explorer_callback_follows_the_sliders():
-    sweep = crf_sweep.load_sweep()
-    widget = crf_sweep.sweep_explorer(sweep)
-    body_lr, multiplier, depth = widget.children[:3]
-    body_lr.value, multiplier.value, depth.value = 1e-4, 1000.0, 1
-    run = crf_sweep.find_run(sweep, 1e-4, 1, 1000.0)
-    assert widget.result["f1"] == run["f1"]
-    assert widget.result["transitions"] == run["crf"]["transitions"]
-    assert widget.result["softmax_f1"] == crf_sweep.find_run(sweep, 1e-4, 1, head="softmax")["f1"]
-    np.testing.assert_allclose(widget.result["order"],
-                               transition_order(run["crf"]["transitions"]))
-    image = bytes(widget.children[-1].value)
-    assert image.startswith(b"\x89PNG")
-    multiplier.value = 1.0
-    assert widget.result["f1"] == crf_sweep.find_run(sweep, 1e-4, 1, 1.0)["f1"]
-    assert bytes(widget.children[-1].value) != image  # the figure was redrawn
-
-
-def test_train_panel_callback_trains_what_the_sliders_say():
-    panel = crf_sweep.train_panel(epochs=2, train_sentences=150, test_sentences=40, max_len=16)
-    panel.body_lr.value, panel.lr_multiplier.value, panel.depth.value = 1e-3, 100, 0
-    panel.button.click()  # the button's callback is panel.train()
-    result = panel.result
-    assert result["config"]["lr_multiplier"] == 100.0 and result["config"]["depth"] == 0
-    direct = train_run(RunConfig(**result["config"]))
-    assert result["f1"] == direct["f1"]
-    np.testing.assert_allclose(result["transitions"][-1], direct["crf"]["transitions"])
-    assert len(result["transitions"]) == 2 and panel.bar.value == panel.bar.max > 0
-    assert "epoch 2/2" in panel.status.value and not panel.button.disabled
-    assert bytes(panel.plot.value).startswith(b"\x89PNG") and "<span" in panel.sample.value
-    piece = crf_sweep.sample_sentence(16, 16)
-    assert result["sample"] == crf_sweep.segment_text(piece.chars, result["sample_tags"])
-    assert len(result["sample_tags"]) == len(piece.chars)
-    panel.head.value = "softmax"
-    assert panel.train()["transitions"] == []
-
-
-def test_sweep_tables_and_figure_data():
-    sweep = crf_sweep.load_sweep()
-    rows = crf_sweep.multiplier_table(sweep, 1e-3, 0)
-    assert [r["lr_multiplier"] for r in rows] == [1, 10, 100, 1000, None]
-    for r in rows[:-1]:
-        run = crf_sweep.find_run(sweep, 1e-3, 0, r["lr_multiplier"])
-        trans = np.asarray(run["crf"]["transitions"])
-        assert (r["epoch1"], r["best"]) == (run["f1"][0], max(run["f1"]))
-        assert r["rows_ordered"] == int((transition_order(trans) > 0).sum())
-        assert r["spread"] == pytest.approx(trans.max() - trans.min())
-    assert rows[-1]["best"] == max(crf_sweep.find_run(sweep, 1e-3, 0, head="softmax")["f1"])
-    assert len(crf_sweep.format_multiplier_table(rows).splitlines()) == 6
-    pair = crf_sweep.transition_comparison(sweep, 1e-4, 0, show=False)
-    assert list(pair)[0] == "post: CRF lr = body lr" and len(pair) == 4
-    ours = crf_sweep.find_run(sweep, 1e-4, 0, 1000.0)["crf"]["transitions"]
-    assert pair["ours: body 0.0001, CRF lr x1000"]["transitions"] == ours
-    effect = crf_sweep.plot_multiplier_effect(sweep, 1e-3)
-    assert effect[0]["best"] == [r["best"] for r in rows[:-1]]
-    assert effect[0]["softmax_epoch1"] == rows[-1]["epoch1"]
-    summary = crf_sweep.sweep_summary(sweep)
-    assert summary.startswith(f"{len(sweep['runs'])} runs") and "complete: True" in summary
-
-
-def test_sweep_cli_writes_json_and_resumes(tmp_path):
-    out = tmp_path / "sweep.json"
-    args = ["sweep", "--body-lr", "1e-3", "--lr-multiplier", "30", "--depth", "0", "--no-softmax",
-            "--epochs", "1", "--train-sentences", "100", "--test-sentences", "20",
-            "--max-len", "16", "--out", str(out)]
-    assert crf_sweep.main(args) == 0
-    sweep = crf_sweep.load_sweep(out)
-    assert sweep["complete"] and len(sweep["runs"]) == 1
-    assert crf_sweep.grid_values(sweep) == {"body_lr": [1e-3], "lr_multiplier": [30.0],
-                                            "depth": [0]}
-    direct = train_run(RunConfig(body_lr=1e-3, lr_multiplier=30.0, depth=0, epochs=1,
-                                 train_sentences=100, test_sentences=20, max_len=16))
-    assert crf_sweep.find_run(sweep, 1e-3, 0, 30.0)["f1"] == direct["f1"]
-    crf_sweep.main(args)  # resumes: nothing retrained, stored runs kept as they were
-    assert crf_sweep.load_sweep(out)["runs"] == sweep["runs"]
