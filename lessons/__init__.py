@@ -1,9 +1,9 @@
 """Five training tricks from kexue.fm as runnable, tested lessons.
 
-Each lesson has a module (``lessons.adax``, ``lessons.gan``, ``lessons.crf``, ``lessons.tiger``,
-``lessons.fp16_xla``) and a notebook under ``notebooks/``. Shared pieces live in
-``lessons.notebook`` (setup, progress, device summary), ``lessons.claims`` (claim checks) and
-``lessons.data`` (data sets).
+Each lesson has a package (``lessons.adax``, ``lessons.gan``, ``lessons.crf``, ``lessons.tiger``,
+``lessons.fp16_xla``) and a notebook under ``notebooks/``. What they share lives in
+``lessons._core``: ``notebook`` (setup, course seed, progress, show_source), ``data`` (data sets),
+``claims`` (claim checks), ``checks`` (argument validation), ``tables`` and ``figures``.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -13,7 +13,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-from lessons import claims  # noqa: E402
-from lessons.notebook import COURSE, course_seed, device_summary, setup  # noqa: E402
+from lessons._core import claims  # noqa: E402
+from lessons._core.notebook import (  # noqa: E402
+    COURSE,
+    course_seed,
+    device_summary,
+    import_tensorflow,
+    setup,
+    show_source,
+)
 
-__all__ = ["COURSE", "__version__", "claims", "course_seed", "device_summary", "setup"]
+__all__ = ["COURSE", "__version__", "claims", "course_seed", "device_summary",
+           "import_tensorflow", "setup", "show_source"]

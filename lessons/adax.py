@@ -20,8 +20,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from lessons.claims import Claim, check
-from lessons.notebook import course_seed, figure_png
+from lessons._core.claims import Claim, check
+from lessons._core.figures import figure_png
+from lessons._core.notebook import course_seed
 
 RULES = ("adam", "adax", "adafactor")
 DEFAULTS = {"adam": 0.999, "adax": 1e-4, "adafactor": 0.8}  # beta_2, beta_2, c
@@ -786,7 +787,7 @@ def digits_split(val_fraction: float = 0.2, seed: int | None = None):
         val_fraction: held-out share in (0, 1) (default 0.2: 359 of 1,797).
         seed: seed of the shuffle (default None: the course seed).
     """
-    from lessons.data import load_digits
+    from lessons._core.data import load_digits
 
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in (0, 1), got {val_fraction}")
@@ -814,7 +815,7 @@ def train_digits(rule: str, epochs: int = 15, batch_size: int = 32, learning_rat
             weight that gets no gradient on the training data is refused with a ValueError.
         callbacks: more Keras callbacks for ``fit`` (default none).
     """
-    from lessons.notebook import keras_progress
+    from lessons._core.notebook import keras_progress
 
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be >= 1, got {epochs}, {batch_size}")
@@ -994,7 +995,7 @@ def check_claims(result) -> None:
     Args:
         result: a `DigitsComparison` (from `summarize_digits`) or a `OneMoreGradient`.
     Raises:
-        lessons.claims.ClaimFailed: when a statement does not hold for these numbers.
+        lessons._core.claims.ClaimFailed: when a statement does not hold for these numbers.
     """
     if not isinstance(result, DigitsComparison | OneMoreGradient):
         raise ValueError(f"result must be a DigitsComparison or a OneMoreGradient, "

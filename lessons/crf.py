@@ -29,9 +29,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lessons.claims import Claim, check
-from lessons.data import PAD, TAGS, Vocab, encode_tagged, load_peoples_daily, split_corpus
-from lessons.notebook import course_seed, progress
+from lessons._core.claims import Claim, check
+from lessons._core.data import PAD, TAGS, Vocab, encode_tagged, load_peoples_daily, split_corpus
+from lessons._core.notebook import course_seed, progress
 
 _FORBIDDEN = -1e9  # score added to a forbidden transition when decoding with constraints
 
@@ -47,7 +47,7 @@ def bmes_constraints(tags=TAGS) -> dict[str, list]:
     comes ``m``/``e``; a sentence starts with ``s``/``b`` and ends with ``s``/``e``.
 
     Args:
-        tags: the tag names in index order (default ``lessons.data.TAGS``).
+        tags: the tag names in index order (default ``lessons._core.data.TAGS``).
 
     Returns:
         ``{"transitions": [from][to], "start": [tag], "end": [tag]}``, True where allowed.
@@ -900,14 +900,14 @@ CLAIMS = {"paths": path_claims, "multiplier_steps": step_claims, "live": live_cl
 
 def check_claims(result: dict) -> None:
     """Check what the notebook says about a live result and print one stable line per claim
-    (``lessons.claims.check``: the statement and its band, never the measured digits).
+    (``lessons._core.claims.check``: the statement and its band, never the measured digits).
 
     Args:
         result: what ``path_probabilities``, ``multiplier_steps`` or ``train_now`` returned
             (its ``"kind"`` picks ``path_claims``, ``step_claims`` or ``live_claims``).
 
     Raises:
-        lessons.claims.ClaimFailed: when a claim is outside its band on this machine.
+        lessons._core.claims.ClaimFailed: when a claim is outside its band on this machine.
     """
     kind = result.get("kind") if isinstance(result, dict) else None
     if kind not in CLAIMS:

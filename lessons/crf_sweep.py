@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lessons._core.data import TAGS
+from lessons._core.figures import figure_png
 from lessons.crf import (
     RunConfig,
     prepare_data,
@@ -26,8 +28,6 @@ from lessons.crf import (
     transition_order,
     word_spans,
 )
-from lessons.data import TAGS
-from lessons.notebook import figure_png
 
 POST = "https://kexue.fm/archives/7196"
 SWEEP_FILE = "crf_sweep.json"
@@ -431,7 +431,7 @@ def sweep_explorer(sweep: dict | None = None):
 
 def sample_sentence(max_len: int = 32, min_len: int = 20):
     """A fixed test-split sentence piece (the first with >= ``min_len`` characters)."""
-    from lessons.data import chunk_sentence, load_peoples_daily, split_corpus
+    from lessons._core.data import chunk_sentence, load_peoples_daily, split_corpus
 
     if not 2 <= min_len <= max_len:
         raise ValueError(f"min_len must be in [2, max_len={max_len}], got {min_len}")

@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 @pytest.fixture(autouse=True)
 def _seeded():
     """Every test starts from the same seeds, whatever ran before it."""
-    from lessons.notebook import setup
+    from lessons._core.notebook import setup
 
     setup(0)
     yield

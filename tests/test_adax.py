@@ -473,7 +473,7 @@ def test_second_moment_of_rejects_other_optimizers():
 def test_digits_split_and_model():
     (x, y), (xv, yv) = adax.digits_split()
     assert x.shape == (1438, 64) and xv.shape == (359, 64) and set(np.unique(yv)) == set(range(10))
-    from lessons.data import load_digits
+    from lessons._core.data import load_digits
 
     x_all, y_all = load_digits()
     np.testing.assert_array_equal(np.bincount(np.r_[y, yv]), np.bincount(y_all))  # a partition

@@ -12,8 +12,8 @@ import tensorflow as tf
 
 import lessons
 from lessons import adax
-from lessons.claims import ClaimFailed
-from lessons.data import load_digits
+from lessons._core.claims import ClaimFailed
+from lessons._core.data import load_digits
 
 QUICK = {"epochs": 1, "batch_size": 128, "progress": False}
 

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from lessons import crf_sweep
+from lessons._core.data import TAGS, load_peoples_daily, split_corpus
 from lessons.crf import (
     CRF,
     RunConfig,
@@ -30,7 +31,6 @@ from lessons.crf import (
     word_scores,
     word_spans,
 )
-from lessons.data import TAGS, load_peoples_daily, split_corpus
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "crf.py"
 

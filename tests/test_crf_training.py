@@ -16,7 +16,8 @@ import tensorflow as tf
 
 import lessons
 from lessons import crf_sweep
-from lessons.claims import ClaimFailed
+from lessons._core.claims import ClaimFailed
+from lessons._core.notebook import course_seed
 from lessons.crf import (
     CLAIMS,
     RunConfig,
@@ -38,7 +39,6 @@ from lessons.crf import (
     transition_order,
     word_scores,
 )
-from lessons.notebook import course_seed
 
 TINY = RunConfig(body_lr=1e-3, lr_multiplier=100.0, depth=0, epochs=2, train_sentences=100,
                  test_sentences=20, max_len=16, seed=0)

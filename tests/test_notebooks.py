@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lessons.notebook import COURSE
+from lessons._core.notebook import COURSE
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 MACHINE_PATH = re.compile(r"(/work/|/tmp/|/root/|/home/[a-z]|/Users/|[A-Z]:\\\\)")

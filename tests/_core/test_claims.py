@@ -1,10 +1,10 @@
-"""lessons.claims: stable lines when claims hold, a loud ClaimFailed naming the value when not."""
+"""lessons._core.claims: stable lines when claims hold, a loud ClaimFailed naming the value when not."""
 
 import math
 
 import pytest
 
-from lessons.claims import Claim, ClaimFailed, check
+from lessons._core.claims import Claim, ClaimFailed, check
 
 
 def test_holding_claims_print_band_not_value(capsys):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 import lessons
-from lessons.notebook import COURSE, course_seed, device_summary, setup
+from lessons._core.notebook import COURSE, course_seed, device_summary, setup
 
 
 def _draws():
@@ -66,7 +66,7 @@ def test_import_tensorflow_hides_the_start_up_lines():
     plain = subprocess.run([sys.executable, "-c", "import tensorflow"], env=env,
                            capture_output=True, text=True, check=True)
     quiet = subprocess.run(
-        [sys.executable, "-c", "from lessons.notebook import import_tensorflow as f; "
+        [sys.executable, "-c", "from lessons._core.notebook import import_tensorflow as f; "
          "tf = f(); import sys; print(tf.__version__, file=sys.stderr)"],
         env=env, capture_output=True, text=True, check=True)
     assert "oneDNN custom operations" in plain.stderr
@@ -106,7 +106,7 @@ def test_course_map_points_at_real_modules_and_posts():
 def test_figure_png_renders_and_closes_the_figure():
     import matplotlib.pyplot as plt
 
-    from lessons.notebook import figure_png
+    from lessons._core.figures import figure_png
 
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
@@ -118,7 +118,7 @@ def test_figure_png_renders_and_closes_the_figure():
 def test_keras_progress_counts_epochs_and_closes():
     import keras
 
-    from lessons.notebook import keras_progress
+    from lessons._core.notebook import keras_progress
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     model.compile(optimizer="sgd", loss="mse")
@@ -128,8 +128,8 @@ def test_keras_progress_counts_epochs_and_closes():
 
 
 def test_show_source_gives_the_dedented_source_and_stable_html():
-    from lessons.claims import Claim
-    from lessons.notebook import show_source
+    from lessons._core.claims import Claim
+    from lessons._core.notebook import show_source
 
     shown = show_source(Claim.holds)
     assert repr(shown).startswith("def holds(self) -> bool:\n")
@@ -142,7 +142,7 @@ def test_show_source_gives_the_dedented_source_and_stable_html():
 
 @pytest.mark.parametrize("bad", [len, 3, "text"])
 def test_show_source_rejects_objects_without_python_source(bad):
-    from lessons.notebook import show_source
+    from lessons._core.notebook import show_source
 
     with pytest.raises(ValueError, match="obj must be a function, method or class"):
         show_source(bad)

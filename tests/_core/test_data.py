@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from lessons import data
+from lessons._core import data
 
 ILLEGAL = re.compile(r"[bm]$|^[me]|[se][me]|[bm][sb]")  # e.g. s->m, b->s, ending inside a word
 
