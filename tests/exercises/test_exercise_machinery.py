@@ -1,0 +1,91 @@
+"""lessons.exercises: blanks report UNATTEMPTED, wrong answers FAIL with what differed, right
+answers PASS, and check() never raises on a student's mistake."""
+
+import numpy as np
+import pytest
+
+from lessons.exercises import (
+    FAIL,
+    UNATTEMPTED,
+    FunctionExercise,
+    KerasExercise,
+    ValueExercise,
+    ____,
+)
+
+
+def test_value_exercise_reports_all_three_outcomes():
+    q = ValueExercise("Exercise 1", 0.5, hints=("think", "compute"), solution="answer = 0.5")
+    assert q.check(____).status == UNATTEMPTED
+    assert q.check([1.0, ____]).status == UNATTEMPTED
+    wrong = q.check(0.25)
+    assert wrong.status == FAIL and wrong.message == "expected 0.5, got 0.25"
+    assert q.check(0.5 + 1e-9).passed
+    assert repr(q.check(0.5)) == "Exercise 1 PASS: correct"
+
+
+def test_blank_inside_a_computation_is_unattempted_not_a_crash():
+    for use in (lambda: ____ * 2, lambda: np.sqrt(____), lambda: ____.shape, lambda: float(____)):
+        with pytest.raises(Exception, match="blank ____"):
+            use()
+    f = FunctionExercise("q", lambda x: x + 1, [("x = 1", (1.0,))])
+    assert f.check(lambda x: ____ + x).status == UNATTEMPTED
+    assert f.check(lambda x: ____).status == UNATTEMPTED
+
+
+def test_shapes_and_values_are_named_in_a_fail():
+    q = ValueExercise("q", np.arange(6.0).reshape(2, 3))
+    assert q.check(np.arange(6.0)).message == "expected shape (2, 3), got shape (6,)"
+    got = np.arange(6.0).reshape(2, 3)
+    got[1, 2] = 9.0
+    assert q.check(got).message == "expected 5, got 9 at index (1, 2)"
+    assert q.check("five").message.startswith("expected a number or an array")
+    assert ValueExercise("q", 1.0).check(np.nan).message.endswith("(inf/NaN where there should be none)")
+    assert ValueExercise("q", (128, 926)).check((126, 926)).message == "item 0: expected 128, got 126"
+
+
+def test_function_exercise_names_the_failing_input_and_survives_errors():
+    cases = [("x = [1, 2]", (np.array([1.0, 2.0]),)), ("x = [] (empty)", (np.zeros(0),))]
+    q = FunctionExercise("q", lambda x: np.cumsum(x), cases)
+    assert q.check(np.cumsum).passed
+    assert q.check(lambda x: x).message == "for x = [1, 2]: expected 3, got 2 at index (1,)"
+
+    def crashes(x):
+        return x[5]
+
+    report = q.check(crashes)
+    assert report.status == FAIL and report.message.startswith("your answer raised IndexError")
+    assert q.check(3).message == "expected a function, got 3"
+
+    def mutates(x):
+        x += 1
+        return np.cumsum(x - 1)
+
+    assert q.check(mutates).passed  # each call gets its own copy of the inputs
+    with pytest.raises(ValueError, match="cases must hold at least one"):
+        FunctionExercise("q", np.cumsum, [])
+
+
+def test_keras_exercise_reads_public_config_and_runs_the_probe():
+    import keras
+
+    def probe(opt):
+        return None if opt.learning_rate.numpy() > 0 else "learning rate must be positive"
+
+    q = KerasExercise("q", keras.optimizers.Lion, config={"learning_rate": 1e-4, "beta_1": 0.9},
+                      probe=probe)
+    assert q.check(keras.optimizers.Lion(learning_rate=1e-4)).passed
+    assert q.check(keras.optimizers.Adam(1e-4)).message == "expected a Lion, got Adam"
+    assert q.check(keras.optimizers.Lion(1e-3)).message == "learning_rate: expected 0.0001, got 0.001"
+
+
+def test_hints_and_solution_render_as_html_and_text():
+    q = ValueExercise("Exercise 2", 1.0, hints=("first", "second"), solution="x = 1.0")
+    assert q.hint().message == "first (hint 1 of 2)"
+    assert q.hint(5).message == "second (hint 2 of 2)"
+    assert ValueExercise("q", 1.0).hint().status == "HINT"
+    assert q.solution().message == "x = 1.0"
+    html = q.check(2.0)._repr_html_()
+    assert "#b3261e" in html and "FAIL" in html and "expected 1, got 2" in html
+    assert "<pre" in q.solution()._repr_html_()
+    assert "#1b7f3b" in q.check(1.0)._repr_html_()
