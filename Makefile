@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-py$(PYVER)
 NBVAL  := --nbval --nbval-current-env --sanitize-with notebooks/nbval_sanitize.cfg
 ROOT   := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab test unit nbval nbval-portable lint e2e notebooks bench clean
+.PHONY: install lab test unit nbval nbval-portable lint e2e notebooks exercises bench clean
 
 install: $(STAMP)
 
@@ -52,6 +52,13 @@ e2e: $(STAMP)
 
 notebooks: $(STAMP)
 	env -u MPLBACKEND $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+
+# Student copies of the exercise notebooks: solutions replaced by blanks, then executed so the
+# stored outputs show every check UNATTEMPTED. The instructor notebooks are executed too.
+exercises: $(STAMP)
+	$(BIN)/python scripts/make_student.py notebooks/exercises/*.ipynb
+	env -u MPLBACKEND $(BIN)/python scripts/execute_notebooks.py notebooks/exercises/*.ipynb \
+	  notebooks/exercises/student/*.ipynb
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
