@@ -2,9 +2,16 @@
 
 Every configuration runs in a fresh subprocess (``python -m lessons.fp16_bench child SPEC``) so
 that a global dtype policy or ``TF_XLA_FLAGS`` cannot leak into the next one. The child prints
-one JSON object on stdout: timings, memory, achieved FLOP/s and the checks that the
-configuration really is what its name says (variable and compute dtypes, whether Keras kept
-``jit_compile``, whether XLA compiled anything, the environment it saw).
+one JSON list on stdout, one object per configuration: timings, memory, achieved FLOP/s and the
+checks that the configuration really is what its name says (variable and compute dtypes,
+whether Keras kept ``jit_compile``, how many XLA compilations TensorFlow logged during
+training, the environment it saw).
+
+``run_benchmark(..., share_process=True)`` runs configurations whose environment is the same
+one after the other in one subprocess instead (one TensorFlow import instead of several: the
+notebook's live run and the tests use it). The dtype policy is set afresh for each
+configuration, and XLA is detected per configuration from TensorFlow's per-compilation log
+line; the memory columns then mean little, since the process's peak is shared.
 
 The parent (:func:`run_benchmark`) encodes one batch of People's Daily characters once, hands
 it to every child, and collects a result that :func:`validate_result` checks and
@@ -21,6 +28,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +37,11 @@ import numpy as np
 
 RESULTS_DIR = Path(__file__).with_name("results")
 SCHEMA_ID = "lessons.fp16_xla.benchmark/1"
-XLA_LOG_MARKER = "Compiled cluster using XLA"  # TF logs this (INFO) on its first XLA compile
+XLA_LOG_MARKER = "Compiled cluster using XLA"  # TF logs this (INFO) once per process
+# With TF_CPP_VMODULE=device_compilation_profiler=1 TF logs one line per XLA compilation:
+# "Compiled cluster_0 1 times, compile time: 68269 us, ..." (jit_compile and auto-clustering).
+XLA_COMPILE_LINE = re.compile(r"Compiled \S+ \d+ times, compile time")
+XLA_VMODULE = "device_compilation_profiler=1"
 SEEN_ENV = ("TF_XLA_FLAGS", "XLA_FLAGS", "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES",
             "OMP_NUM_THREADS")
 
@@ -121,16 +133,27 @@ def train_flops(size: str) -> int:
 # The workload
 
 
+_BATCHES: dict[str, dict[str, np.ndarray]] = {}
+_BATCH_LOCK = threading.Lock()
+
+
 def make_batch(size: str) -> dict[str, np.ndarray]:
     """One batch of People's Daily characters for ``size``: ids, tags (int32) and mask (bool),
-    each [batch, seq_len]; the vocabulary is the ``vocab - 2`` most frequent characters."""
+    each [batch, seq_len]; the vocabulary is the ``vocab - 2`` most frequent characters.
+
+    Made once per size and process; each call returns fresh copies.
+    """
     from lessons.data import Vocab, encode_tagged, load_peoples_daily
 
     s = _size(size)
-    sentences = load_peoples_daily()
-    vocab = Vocab.build(sentences[:4000], max_size=s.vocab - 2)
-    ids, tags, mask = encode_tagged(sentences[: 4 * s.batch], vocab, s.seq_len)
-    return {"ids": ids[: s.batch], "tags": tags[: s.batch], "mask": mask[: s.batch]}
+    with _BATCH_LOCK:  # benchmarks may run in threads (tests): make each batch once
+        if size not in _BATCHES:
+            sentences = load_peoples_daily()
+            vocab = Vocab.build(sentences[:4000], max_size=s.vocab - 2)
+            ids, tags, mask = encode_tagged(sentences[: 4 * s.batch], vocab, s.seq_len)
+            _BATCHES[size] = {"ids": ids[: s.batch], "tags": tags[: s.batch],
+                              "mask": mask[: s.batch]}
+        return {k: v.copy() for k, v in _BATCHES[size].items()}
 
 
 _POSITION_EMBEDDING = []
@@ -289,26 +312,55 @@ def _peak_rss_mb() -> float:
     return rss / 1024.0 if sys.platform != "darwin" else rss / 2**20  # KiB on Linux, B on macOS
 
 
-def run_child(spec: dict) -> dict:
-    """Train the tagger under one configuration and measure it (call in a fresh process).
+class _XlaLog:
+    """Counts XLA compilations in the file the child's stderr (TF's C++ log) points at.
 
-    ``spec`` holds ``config``, ``size``, ``steps``, ``repeats``, ``warmup``, ``batch_file``
-    (an ``.npz`` from :func:`make_batch`) and optionally ``peak_seconds`` (the matmul peak's
-    timing budget, :func:`matmul_peak_gflops`'s ``min_time``). TF's own stderr must already point at a file the
-    caller reads back (see :func:`_child_main`), because that is where XLA's log line lands.
+    Reads with ``os.pread``, which leaves the file offset that TF's writes share alone.
+    """
+
+    def __init__(self, fd: int | None = None):
+        self.fd = fd
+
+    def position(self) -> int:
+        sys.stderr.flush()
+        return os.fstat(self.fd).st_size if self.fd is not None else 0
+
+    def since(self, position: int) -> dict:
+        """``xla_compiled`` and ``xla_compilations`` for the log written after ``position``."""
+        end = self.position()
+        if self.fd is None or end <= position:
+            return {"xla_compiled": False, "xla_compilations": 0}
+        segment = os.pread(self.fd, end - position, position).decode(errors="replace")
+        count = len(XLA_COMPILE_LINE.findall(segment))
+        return {"xla_compiled": count > 0 or XLA_LOG_MARKER in segment, "xla_compilations": count}
+
+
+def run_child(spec: dict, config_name: str | None = None, xla_log: _XlaLog | None = None) -> dict:
+    """Train the tagger under one configuration and measure it (call in a fresh process, or
+    one configuration after another in a process whose environment suits them all).
+
+    ``spec`` holds ``size``, ``steps``, ``repeats``, ``warmup``, ``batch_file`` (an ``.npz``
+    from :func:`make_batch`), optionally ``seed`` (weights' initialisation, default 0) and
+    ``peak_seconds`` (the matmul peak's timing budget, :func:`matmul_peak_gflops`'s
+    ``min_time``), and ``config`` unless ``config_name`` is given. TF's own stderr must
+    already point at the file ``xla_log`` reads (see :func:`_child_main`): XLA's log lines
+    land there. Without ``xla_log`` the XLA checks are left out.
     """
     import keras
     import tensorflow as tf
 
-    config, size = CONFIGS[spec["config"]], spec["size"]
+    config, size = CONFIGS[config_name or spec["config"]], spec["size"]
+    xla_log = xla_log or _XlaLog()
     gpus = tf.config.list_physical_devices("GPU")
     policy = _resolve_policy(config.precision, bool(gpus))
+    keras.backend.clear_session()
     keras.mixed_precision.set_dtype_policy(policy)
-    keras.utils.set_random_seed(0)
+    keras.utils.set_random_seed(spec.get("seed", 0))
     data = np.load(spec["batch_file"])
     x = (tf.constant(data["ids"]), tf.constant(data["mask"]))
     y, weight = tf.constant(data["tags"]), tf.constant(data["mask"].astype(np.float32))
     rss_before = _peak_rss_mb()
+    log_start = xla_log.position()
 
     model = build_tagger(size)
     optimizer = keras.optimizers.Adam(1e-3)
@@ -330,6 +382,7 @@ def run_child(spec: dict) -> dict:
             loss = model.train_on_batch(x, y, sample_weight=weight)  # returns floats: synced
         times.append((time.perf_counter() - t) / spec["steps"])
         cpu_times.append((time.process_time() - c) / spec["steps"])
+    xla = xla_log.since(log_start)
 
     if gpus:
         memory = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
@@ -347,20 +400,24 @@ def run_child(spec: dict) -> dict:
         details = tf.config.experimental.get_device_details(gpus[0])
         device["gpu"] = details.get("device_name", gpus[0].name)
         device["tf32"] = bool(tf.config.experimental.tensor_float_32_execution_enabled())
+    checks = {
+        "variable_dtype": model.get_layer("ffn_in_0").kernel.dtype,
+        "compute_dtype": compute_dtype,
+        "logits_dtype": keras.backend.standardize_dtype(model.outputs[0].dtype),
+        "jit_compile_requested": config.jit_compile,
+        "jit_compile_kept": bool(model.jit_compile),
+        "loss_scale_optimizer": isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer),
+        "env": {k: os.environ[k] for k in SEEN_ENV if k in os.environ},
+    }
+    if xla_log.fd is not None:
+        checks.update(xla)
+    keras.mixed_precision.set_dtype_policy("float32")
     return {
         "config": config.name,
         "description": config.description,
         "policy": policy,
         "device": device,
-        "checks": {
-            "variable_dtype": model.get_layer("ffn_in_0").kernel.dtype,
-            "compute_dtype": compute_dtype,
-            "jit_compile_requested": config.jit_compile,
-            "jit_compile_kept": bool(model.jit_compile),
-            "loss_scale_optimizer": isinstance(model.optimizer,
-                                               keras.optimizers.LossScaleOptimizer),
-            "env": {k: os.environ[k] for k in SEEN_ENV if k in os.environ},
-        },
+        "checks": checks,
         "ms_per_step": {"median": 1e3 * median, "min": 1e3 * min(times),
                         "max": 1e3 * max(times)},
         "cpu_ms_per_step": {"median": 1e3 * float(np.median(cpu_times)),
@@ -378,13 +435,16 @@ def run_child(spec: dict) -> dict:
 
 
 def _child_main(spec_json: str) -> int:
-    """Entry point of ``python -m lessons.fp16_bench child SPEC``: one JSON line on stdout."""
+    """Entry point of ``python -m lessons.fp16_bench child SPEC``: runs each of
+    ``spec["configs"]`` in turn and prints one JSON list (one object per configuration)."""
     spec = json.loads(spec_json)
     real_stderr = os.dup(2)
+    results = []
     with tempfile.TemporaryFile(mode="w+b") as log:
-        os.dup2(log.fileno(), 2)  # TF's C++ log (and its XLA line) goes here
+        os.dup2(log.fileno(), 2)  # TF's C++ log (and its XLA lines) goes here
         try:
-            result = run_child(spec)
+            for name in spec["configs"]:
+                results.append(run_child(spec, name, _XlaLog(log.fileno())))
         except Exception:
             os.dup2(real_stderr, 2)
             log.seek(0)
@@ -392,10 +452,7 @@ def _child_main(spec_json: str) -> int:
             raise
         sys.stderr.flush()
         os.dup2(real_stderr, 2)
-        log.seek(0)
-        text = log.read().decode(errors="replace")
-    result["checks"]["xla_compiled"] = XLA_LOG_MARKER in text
-    print(json.dumps(result))
+    print(json.dumps(results))
     return 0
 
 
@@ -408,8 +465,8 @@ def child_env(config: str, on_cpu: bool = True, base: dict | None = None,
     """The environment a configuration's subprocess gets: ``base`` (default ``os.environ``)
     without any XLA flags, plus the configuration's ``TF_XLA_FLAGS`` (with
     ``--tf_xla_cpu_global_jit`` added on a CPU unless ``cpu_global_jit`` is False: without it
-    auto-clustering leaves CPU ops alone), and TF's INFO log switched on so that the child can
-    see whether XLA compiled."""
+    auto-clustering leaves CPU ops alone), and TF's INFO log switched on, with one line per
+    XLA compilation (``TF_CPP_VMODULE``), so that the child can see whether XLA compiled."""
     if config not in CONFIGS:
         raise ValueError(f"config must be one of {list(CONFIGS)}, got {config!r}")
     env = dict(os.environ if base is None else base)
@@ -420,9 +477,23 @@ def child_env(config: str, on_cpu: bool = True, base: dict | None = None,
         add = on_cpu and cpu_global_jit
         env["TF_XLA_FLAGS"] = f"{flags} {CPU_AUTOJIT_FLAG}" if add else flags
     env["TF_CPP_MIN_LOG_LEVEL"] = "0"
+    env["TF_CPP_VMODULE"] = XLA_VMODULE
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH")) if p)
     return env
+
+
+def process_groups(configs, share_process: bool = False, on_cpu: bool = True,
+                   cpu_global_jit: bool = True) -> list[list[str]]:
+    """Which configurations share a subprocess: each its own (default), or, with
+    ``share_process``, all whose :func:`child_env` is the same (first-seen order)."""
+    if not share_process:
+        return [[c] for c in configs]
+    groups: dict[str, list[str]] = {}
+    for c in configs:
+        env = child_env(c, on_cpu, base={}, cpu_global_jit=cpu_global_jit)
+        groups.setdefault(env.get("TF_XLA_FLAGS", ""), []).append(c)
+    return list(groups.values())
 
 
 def _check_args(configs, size, steps, repeats, warmup):
@@ -446,9 +517,20 @@ def _gpu_visible() -> bool:
     return Path("/proc/driver/nvidia/gpus").exists() or Path("/dev/nvidia0").exists()
 
 
+def child_spec(size: str, steps: int, repeats: int, warmup: int, batch_file: str,
+               peak_seconds: float = 0.2, seed: int | None = None) -> dict:
+    """The JSON spec every child of one benchmark gets (``configs`` is added per child);
+    ``seed`` defaults to the course seed (:func:`lessons.notebook.course_seed`)."""
+    from lessons.notebook import course_seed
+
+    return {"size": size, "steps": steps, "repeats": repeats, "warmup": warmup,
+            "batch_file": batch_file, "peak_seconds": peak_seconds, "seed": course_seed(seed)}
+
+
 def run_benchmark(configs=MAIN_CONFIGS, size: str = "tiny", steps: int = 10, repeats: int = 3,
                   warmup: int = 2, *, jobs: int = 1, show_progress: bool = True,
                   cpu_global_jit: bool = True, peak_seconds: float = 0.2,
+                  share_process: bool = False, seed: int | None = None,
                   timeout: float = 900.0) -> dict:
     """Time a training step of the tagger under each configuration, one subprocess each.
 
@@ -463,6 +545,9 @@ def run_benchmark(configs=MAIN_CONFIGS, size: str = "tiny", steps: int = 10, rep
         cpu_global_jit: on a CPU, add ``--tf_xla_cpu_global_jit`` to the auto-clustering
             configurations' flags (default True; False runs the post's flags verbatim).
         peak_seconds: timing budget of each child's matmul-peak measurement (default 0.2).
+        share_process: run configurations with the same environment one after the other in
+            one subprocess (default False: a fresh one each); see :func:`process_groups`.
+        seed: initialisation seed of every model (default: the course seed).
         timeout: seconds allowed per subprocess (default 900).
 
     Returns:
@@ -478,35 +563,40 @@ def run_benchmark(configs=MAIN_CONFIGS, size: str = "tiny", steps: int = 10, rep
         raise ValueError(f"peak_seconds must be in (0, 10], got {peak_seconds!r}")
     from concurrent.futures import ThreadPoolExecutor
 
-    from lessons.notebook import progress
+    from lessons.notebook import course_seed, progress
+
+    seed = course_seed(seed)  # checked here, before any work
 
     load_before = os.getloadavg()
     on_cpu = not _gpu_visible()
+    groups = process_groups(configs, share_process, on_cpu, cpu_global_jit)
     with tempfile.TemporaryDirectory(prefix="fp16_xla_") as tmp:
         batch_file = str(Path(tmp) / "batch.npz")
         np.savez(batch_file, **make_batch(size))
+        spec = child_spec(size, steps, repeats, warmup, batch_file, peak_seconds, seed)
 
-        def one(config: str) -> dict:
-            spec = {"config": config, "size": size, "steps": steps, "repeats": repeats,
-                    "warmup": warmup, "batch_file": batch_file, "peak_seconds": peak_seconds}
+        def one(group: list[str]) -> list[dict]:
             proc = subprocess.run(
-                [sys.executable, "-m", "lessons.fp16_bench", "child", json.dumps(spec)],
-                env=child_env(config, on_cpu, cpu_global_jit=cpu_global_jit),
+                [sys.executable, "-m", "lessons.fp16_bench", "child",
+                 json.dumps({**spec, "configs": group})],
+                env=child_env(group[0], on_cpu, cpu_global_jit=cpu_global_jit),
                 capture_output=True, text=True, timeout=timeout)
             if proc.returncode != 0:
-                raise RuntimeError(f"benchmark of {config!r} failed:\n{proc.stderr[-3000:]}")
+                raise RuntimeError(f"benchmark of {group} failed:\n{proc.stderr[-3000:]}")
             return json.loads(proc.stdout.strip().splitlines()[-1])
 
         bar = progress(total=len(configs), desc=f"benchmark ({size})") if show_progress else None
-        runs = []
+        by_name = {}
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for run in pool.map(one, configs):
-                runs.append(run)
+            for group_runs in pool.map(one, groups):
+                for run in group_runs:
+                    by_name[run["config"]] = run
                 if bar is not None:
-                    bar.set_postfix_str(run["config"], refresh=False)
-                    bar.update(1)
+                    bar.set_postfix_str(group_runs[-1]["config"], refresh=False)
+                    bar.update(len(group_runs))
         if bar is not None:
             bar.close()
+    runs = [by_name[c] for c in configs]
 
     base = next((r for r in runs if r["config"] == "fp32"), None)
     # by medians; by the best repeat and by CPU time too, which a busy machine disturbs less
@@ -517,7 +607,8 @@ def run_benchmark(configs=MAIN_CONFIGS, size: str = "tiny", steps: int = 10, rep
             r[key] = base[timing][stat] / r[timing][stat] if base is not None else None
     device = runs[0]["device"]
     settings = {"steps": steps, "repeats": repeats, "warmup": warmup, "jobs": jobs,
-                "cpu_global_jit": cpu_global_jit, "peak_seconds": peak_seconds}
+                "cpu_global_jit": cpu_global_jit, "peak_seconds": peak_seconds,
+                "share_process": share_process, "seed": spec["seed"]}
     return _assemble(device, size, settings, runs, [round(v, 2) for v in load_before])
 
 
@@ -566,6 +657,9 @@ _RUN_SCHEMA = {
     "peak_share": _NUM, "final_loss": _NUM, "speedup": _OPT_NUM, "speedup_best": _OPT_NUM,
     "speedup_cpu": _OPT_NUM,
 }
+# Fields added later: checked when present (results stored before them lack them).
+_OPTIONAL_SETTINGS = {"share_process": bool, "seed": int}
+_OPTIONAL_CHECKS = {"xla_compilations": int, "logits_dtype": str}
 RESULT_SCHEMA = {
     "schema": str, "label": str, "created": str,
     "device": _RUN_SCHEMA["device"],
@@ -612,8 +706,14 @@ def validate_result(result: dict) -> dict:
     if result["schema"] != SCHEMA_ID:
         raise ValueError(f"result['schema'] must be {SCHEMA_ID!r}, got {result['schema']!r}")
     _size(result["size"])
+    for key, spec in _OPTIONAL_SETTINGS.items():
+        if key in result["settings"]:
+            _check(result["settings"][key], spec, f"result['settings'][{key!r}]")
     for i, run in enumerate(result["runs"]):
         where = f"result['runs'][{i}]"
+        for key, spec in _OPTIONAL_CHECKS.items():
+            if key in run["checks"]:
+                _check(run["checks"][key], spec, f"{where}['checks'][{key!r}]")
         if run["config"] not in CONFIGS:
             raise ValueError(f"{where}['config'] must be one of {list(CONFIGS)}")
         t = run["ms_per_step"]

@@ -9,7 +9,11 @@ Three parts, each a handful of small functions the notebook calls:
   ``LossScaleOptimizer``, and Adam's invariance to a constant scale (up to its epsilon).
 - The benchmark (in ``lessons.fp16_bench``): FP32, mixed precision, XLA and both, each in a fresh
   subprocess, shown here next to the post's RTX 3090 numbers and the stored results.
+- Claim checks (``check_*_claims``): what the notebook says about each result, as bands
+  measured over seeds and emulated CPUs (see ``lessons.claims``), so that cells whose digits
+  depend on the CPU are checked by what they claim rather than by their digits.
 
+Every experiment takes ``seed=None`` and then uses the course seed (``lessons.setup(seed)``).
 Run ``python -m lessons.fp16_xla benchmark --size tiny --save`` to store a result of this machine.
 """
 
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lessons.claims import Claim, check
 from lessons.fp16_bench import (
     CONFIGS,
     POST_3090,
@@ -30,16 +35,21 @@ from lessons.fp16_bench import (
     save_result,
     validate_result,
 )
+from lessons.notebook import course_seed
 
 __all__ = [
-    "CONFIGS", "FORMATS", "POST_3090", "SIZES", "FloatFormat", "adam_first_step",
-    "adam_scale_gap", "benchmark_explorer", "cast", "constant_report", "dynamic_loss_scale",
-    "format_limits", "gradient_magnitudes", "list_results", "load_result", "main",
-    "masked_logits_nan_share", "min_scale_to_keep", "post_comparison", "precision_table",
-    "plot_speedups", "run_benchmark", "save_result", "speedup_matrix", "speedup_rows",
-    "static_scale_sweep", "stored_results", "format_table", "underflow_threshold",
-    "check_rows", "plot_gradient_histogram", "plot_zero_share",
-    "validate_result",
+    "CONFIGS", "FORMATS", "POST_3090", "REFERENCE_CPU", "SIZES", "FloatFormat", "adam_claims",
+    "adam_first_step", "adam_scale_gap", "adam_scale_study", "benchmark_explorer", "cast",
+    "check_adam_claims", "check_gradient_claims", "check_live_claims",
+    "check_output_kernel_claims", "check_rows", "check_scaling_claims", "check_verdict_claims",
+    "config_mismatches", "constant_report", "dynamic_loss_scale", "expected_checks",
+    "format_limits", "format_table", "gradient_claims", "gradient_magnitudes", "list_results",
+    "live_claims", "load_result", "main", "masked_logits_nan_share", "min_scale_to_keep",
+    "output_kernel_claims", "plot_gradient_histogram", "plot_speedups", "plot_zero_share",
+    "post_comparison", "precision_table", "reference_results", "run_benchmark", "save_result",
+    "scaling_claims", "scaling_table", "speedup_matrix", "speedup_rows", "static_scale_sweep",
+    "stored_results", "underflow_threshold", "validate_result", "verdict_claims",
+    "zeros_by_variable",
 ]
 
 
@@ -246,7 +256,9 @@ class _ScalingProblem:
 _PROBLEMS: dict[tuple, _ScalingProblem] = {}
 
 
-def _problem(depth: int, width: int, init_scale: float, batch: int, seed: int) -> _ScalingProblem:
+def _problem(depth: int, width: int, init_scale: float, batch: int,
+             seed: int | None) -> _ScalingProblem:
+    seed = course_seed(seed)
     _check_positive_int("depth", depth)
     _check_positive_int("width", width)
     _check_positive_int("batch", batch)
@@ -289,7 +301,7 @@ def _flat(grads: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def gradient_magnitudes(depth: int = 8, width: int = 64, init_scale: float = 0.1,
-                        batch: int = 256, seed: int = 0) -> dict[str, object]:
+                        batch: int = 256, seed: int | None = None) -> dict[str, object]:
     """FP32 gradient magnitudes of the down-scaled MLP, per layer and overall.
 
     Args:
@@ -297,28 +309,46 @@ def gradient_magnitudes(depth: int = 8, width: int = 64, init_scale: float = 0.1
         width: hidden units (default 64).
         init_scale: the down-scaling of every hidden kernel's std (default 0.1).
         batch: digits used for the gradient (default 256).
-        seed: initialiser seed (default 0).
+        seed: initialiser seed (default: the course seed, :func:`lessons.notebook.course_seed`).
 
     Returns:
         ``log10_abs`` (log10 |g| of every non-zero entry), ``share_below_1e-8`` and
         ``share_flushing_fp16`` (shares of the non-zero entries below 1e-8 and at or below
-        FP16's :func:`underflow_threshold`), and ``median_by_variable`` (median |g| per variable
-        path, input side first).
+        FP16's :func:`underflow_threshold`), ``median_by_variable`` (median |g| per variable
+        path, input side first), ``shrink_per_layer`` (geometric mean over the hidden layers
+        of the ratio of a layer's median bias gradient to the next one's: a bias's gradient is
+        the backward signal reaching that layer, so this is how much each layer shrinks it),
+        ``last_hidden_median`` (median |activation| of the last hidden layer in FP32)
+        and ``last_hidden_zero_share_fp16`` (share of that activation that is exactly 0 in the
+        model whose hidden layers compute in FP16).
     """
+    import keras
+
     p = _problem(depth, width, init_scale, batch, seed)
     flat = _flat(p.reference)
     g = np.abs(flat[flat != 0])
+    medians = {k: float(np.median(np.abs(v))) for k, v in p.reference.items()}
+    signal = [medians[f"hidden_{i}/bias"] for i in range(depth)]  # a bias's gradient is the
+    shrink = (math.exp(np.mean(np.log(np.array(signal[:-1]) / signal[1:])))  # backward signal
+              if depth > 1 else math.nan)
+    last = {}
+    for name, model in (("fp32", p.fp32), ("fp16", p.fp16)):
+        probe = keras.Model(model.inputs, model.get_layer(f"hidden_{depth - 1}").output)
+        last[name] = np.asarray(probe(p.x), np.float64)
     return {
         "log10_abs": np.log10(g),
         "share_below_1e-8": float(np.mean(g < 1e-8)),
         "share_flushing_fp16": float(np.mean(g <= underflow_threshold("float16"))),
-        "median_by_variable": {k: float(np.median(np.abs(v))) for k, v in p.reference.items()},
+        "median_by_variable": medians,
+        "shrink_per_layer": shrink,
+        "last_hidden_median": float(np.median(np.abs(last["fp32"]))),
+        "last_hidden_zero_share_fp16": float(np.mean(last["fp16"] == 0)),
     }
 
 
 def static_scale_sweep(scales=(1.0, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8), depth: int = 8,
                        width: int = 64, init_scale: float = 0.1, batch: int = 256,
-                       seed: int = 0) -> list[dict[str, float]]:
+                       seed: int | None = None) -> list[dict[str, float]]:
     """Compute the MLP's gradient in mixed FP16 with each static loss scale, then unscale.
 
     Args:
@@ -358,7 +388,7 @@ def static_scale_sweep(scales=(1.0, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8), depth: i
 
 def dynamic_loss_scale(steps: int = 12, initial_scale: float = 2.0**15, depth: int = 8,
                        width: int = 64, init_scale: float = 0.1, batch: int = 256,
-                       seed: int = 0) -> dict[str, object]:
+                       seed: int | None = None) -> dict[str, object]:
     """Train a copy of the FP16 MLP with Keras's dynamic ``LossScaleOptimizer`` around Adam.
 
     The optimizer halves its scale whenever a step's gradient is not finite (and skips that
@@ -380,6 +410,7 @@ def dynamic_loss_scale(steps: int = 12, initial_scale: float = 2.0**15, depth: i
     import keras
     import tensorflow as tf
 
+    seed = course_seed(seed)
     p = _problem(depth, width, init_scale, batch, seed)
     model = _scaled_mlp("mixed_float16", depth, width, init_scale, seed)
     model.set_weights(p.fp32.get_weights())
@@ -438,6 +469,30 @@ def plot_zero_share(sweep: list[dict], dynamics=(), ax=None):
     return ax
 
 
+def scaling_table(sweep: list[dict], dynamics=()) -> str:
+    """The static sweep as a table (scale, zero share, inf/NaN share, median relative error),
+    then one line per :func:`dynamic_loss_scale` run."""
+    lines = [f"{'scale':>8}{'zero':>8}{'inf/NaN':>9}{'median rel. error':>19}"]
+    for r in sweep:
+        lines.append(f"{r['scale']:>8.0e}{r['zero_share']:>8.1%}{r['nonfinite_share']:>9.1%}"
+                     f"{r['median_rel_error']:>19.2g}")
+    for d in dynamics:
+        lines.append(f"dynamic from {d['scales'][0]:.3g}: settled at {d['final_scale']:.3g} "
+                     f"after skipping {d['skipped']} steps, zero share {d['zero_share']:.1%}")
+    return "\n".join(lines)
+
+
+def zeros_by_variable(sweep: list[dict], scale: float = 1e6) -> dict[str, float]:
+    """At ``scale`` (a scale of ``sweep``): the zero share of the output kernel
+    (``logits/kernel``) and the largest zero share among all other variables."""
+    rows = {r["scale"]: r for r in sweep}
+    if scale not in rows:
+        raise ValueError(f"scale must be one of the sweep's scales {sorted(rows)}, got {scale!r}")
+    by_variable = rows[scale]["zero_share_by_variable"]
+    return {"scale": scale, "logits/kernel": by_variable["logits/kernel"],
+            "largest elsewhere": max(v for k, v in by_variable.items() if k != "logits/kernel")}
+
+
 # --------------------------------------------------------------------------------------------
 # Adam and a constant loss scale
 
@@ -463,7 +518,7 @@ def adam_first_step(gradient: float, scale: float = 1.0, epsilon: float = 1e-7,
 
 
 def adam_scale_gap(scale: float, epsilon: float = 1e-7, steps: int = 5,
-                   gradient_size: float = 1e-3, shape=(64,), seed: int = 0, *,
+                   gradient_size: float = 1e-3, shape=(64,), seed: int | None = None, *,
                    rescale_epsilon: bool = False) -> dict[str, float]:
     """Run Keras Adam on the same gradient stream, once as is and once multiplied by ``scale``.
 
@@ -477,7 +532,7 @@ def adam_scale_gap(scale: float, epsilon: float = 1e-7, steps: int = 5,
         steps: updates (default 5).
         gradient_size: typical |g| of the stream (default 1e-3).
         shape: parameter shape (default (64,)).
-        seed: NumPy seed of the gradient stream (default 0).
+        seed: NumPy seed of the gradient stream (default: the course seed).
         rescale_epsilon: give the unscaled run epsilon / scale (default False): the identity
             above, which must then hold to float rounding.
 
@@ -494,7 +549,7 @@ def adam_scale_gap(scale: float, epsilon: float = 1e-7, steps: int = 5,
         raise ValueError(f"gradient_size must be > 0, got {gradient_size!r}")
     import keras
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(course_seed(seed))
     grads = (gradient_size * rng.standard_normal((steps, *shape))).astype(np.float32)
     start = rng.standard_normal(shape).astype(np.float32)
     ends = []
@@ -507,6 +562,28 @@ def adam_scale_gap(scale: float, epsilon: float = 1e-7, steps: int = 5,
     diff = float(np.max(np.abs(ends[0] - ends[1])))
     moved = float(np.max(np.abs(ends[0] - start)))
     return {"max_abs_diff": diff, "max_abs_update": moved, "relative_gap": diff / moved}
+
+
+def adam_scale_study(scale: float = 1e3, seed: int | None = None) -> dict[str, float]:
+    """The three :func:`adam_scale_gap` runs the notebook shows, as relative gaps.
+
+    Args:
+        scale: the constant loss scale (default 1e3).
+        seed: seed of the gradient streams (default: the course seed).
+
+    Returns:
+        ``no_epsilon`` (|g| ~ 1e-3, epsilon 0: the scale cancels), ``epsilon_divided``
+        (|g| ~ 1e-8; the unscaled run uses epsilon / scale: the identity) and ``tiny_gradients``
+        (|g| ~ 1e-8, both with Keras's epsilon 1e-7: the scale changes the steps).
+    """
+    seed = course_seed(seed)
+    return {
+        "no_epsilon": adam_scale_gap(scale, epsilon=0.0, seed=seed)["relative_gap"],
+        "epsilon_divided": adam_scale_gap(scale, epsilon=1e-7, gradient_size=1e-8, seed=seed,
+                                          rescale_epsilon=True)["relative_gap"],
+        "tiny_gradients": adam_scale_gap(scale, epsilon=1e-7, gradient_size=1e-8,
+                                         seed=seed)["relative_gap"],
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -536,9 +613,11 @@ def format_table(result: dict) -> str:
 
     "speed-up" compares medians with FP32's, "(best)" the fastest repeats and "(CPU)" the median
     CPU time per step (both less disturbed when other jobs share the machine); memory is the
-    peak-RSS growth during training on a CPU.
+    peak-RSS growth during training on a CPU ("-" when configurations shared a process, whose
+    peak they share too).
     """
     memory = "GPU peak" if result["device"]["kind"] == "GPU" else "RSS growth"
+    shared = result["settings"].get("share_process", False)
     lines = [f"{result['label']}  (TF {result['versions']['tensorflow']}, "
              f"Keras {result['versions']['keras']})",
              f"{'config':<16}{'policy':<16}{'XLA':<6}{'median':>10}{'min':>10}{'max':>10}"
@@ -550,7 +629,9 @@ def format_table(result: dict) -> str:
         lines.append(
             f"{r['config']:<16}{r['policy']:<16}{r['xla']:<6}{r['ms_median']:>7.3g} ms"
             f"{r['ms_min']:>7.3g} ms{r['ms_max']:>7.3g} ms{r['examples_per_s']:>8.0f}"
-            f"{speed:>10}{best:>8}{cpu:>7}{growth:>9.0f} MB{100 * r['peak_share']:>8.1f}%")
+            f"{speed:>10}{best:>8}{cpu:>7}"
+            + (f"{'-':>12}" if shared else f"{growth:>9.0f} MB")
+            + f"{100 * r['peak_share']:>8.1f}%")
     return "\n".join(lines)
 
 
@@ -616,11 +697,16 @@ def plot_speedups(results, ax=None):
     return ax
 
 
-def stored_results(size: str | None = None) -> list[dict]:
-    """Every stored result under ``lessons/results`` (validated), optionally of one size."""
+def stored_results(size: str | None = None, directory=None) -> list[dict]:
+    """Every stored result (validated), optionally of one size.
+
+    Args:
+        size: a key of :data:`SIZES`, or None for all (default).
+        directory: where to look (default ``lessons/results``).
+    """
     if size is not None and size not in SIZES:
         raise ValueError(f"size must be one of {list(SIZES)} or None, got {size!r}")
-    results = [load_result(p) for p in list_results()]
+    results = [load_result(p) for p in list_results(directory)]
     return [r for r in results if size is None or r["size"] == size]
 
 
@@ -672,11 +758,261 @@ def benchmark_explorer(runner=None, default_configs=("fp32", "mixed"), default_s
 
 
 # --------------------------------------------------------------------------------------------
+# Claim checks: what the notebook says about each result, with bands measured over seeds and CPUs
+#
+# Bands come from runs under seeds 0, 1, 2 and 7, each natively (AVX-512), with
+# ONEDNN_MAX_CPU_ISA=AVX2 and with ONEDNN_MAX_CPU_ISA=SSE41 TF_NUM_INTRAOP_THREADS=1; the measured
+# spread (min..max over those 12 runs) is noted beside each band.
+
+
+def gradient_claims(magnitudes: dict) -> list[Claim]:
+    """What the notebook says about :func:`gradient_magnitudes` (default model)."""
+    m = magnitudes
+    return [
+        # spread 98.95% .. 99.02%
+        Claim("most gradient entries of the down-scaled MLP are below 1e-8",
+              m["share_below_1e-8"], at_least=0.95, unit="%"),
+        # spread 99.07% .. 99.10%
+        Claim("rounding the FP32 gradient to FP16 would flush most entries to zero",
+              m["share_flushing_fp16"], at_least=0.95, unit="%"),
+        # spread 9.4 .. 10.2
+        Claim("each hidden layer shrinks the backward signal about tenfold (factor)",
+              1.0 / m["shrink_per_layer"], at_least=7.0, at_most=14.0, digits=0),
+    ]
+
+
+def check_gradient_claims(magnitudes: dict) -> None:
+    """Check :func:`gradient_claims`; print one line each; raise ``ClaimFailed`` if one fails."""
+    check(gradient_claims(magnitudes))
+
+
+def _by_scale(sweep: list[dict]) -> dict[float, dict]:
+    rows = {r["scale"]: r for r in sweep}
+    missing = {1.0, 1e2, 1e3, 1e7, 1e8} - set(rows)
+    if missing:
+        raise ValueError(f"sweep must include the scales 1, 1e2, 1e3, 1e7 and 1e8; "
+                         f"missing {sorted(missing)}")
+    return rows
+
+
+def scaling_claims(sweep: list[dict], dynamics: list[dict]) -> list[Claim]:
+    """What the notebook says about :func:`static_scale_sweep` (default scales) and the two
+    :func:`dynamic_loss_scale` runs (Keras's default start, then ``initial_scale=2**30``)."""
+    rows = _by_scale(sweep)
+    if len(dynamics) != 2:
+        raise ValueError(f"dynamics must be the two runs (default start, 2**30), got {len(dynamics)}")
+    default, high = dynamics
+    mid = [r for s, r in rows.items() if 1e3 <= s <= 1e7]
+    best = min(r["zero_share"] for r in sweep)
+    return [
+        # spread 99.02% .. 99.04%
+        Claim("without scaling about 99% of the gradient is lost",
+              rows[1.0]["zero_share"], at_least=0.97, unit="%"),
+        # spread 40.3% .. 44.1%
+        Claim("x100 keeps most of it (zero share)", rows[1e2]["zero_share"],
+              at_most=0.5, unit="%"),
+        # spread 6.6% .. 7.2% (at x1e3; the rest are smaller)
+        Claim("x1e3 to x1e7 keep nearly all of it (largest zero share)",
+              max(r["zero_share"] for r in mid), at_most=0.1, unit="%"),
+        # spread 0 .. 0
+        Claim("no scale up to x1e7 overflows (inf/NaN share)",
+              max(r["nonfinite_share"] for s, r in rows.items() if s <= 1e7), at_most=0.0,
+              unit="%"),
+        # spread 95.4% .. 96.6%
+        Claim("x1e8 overflows almost every entry (inf/NaN share)",
+              rows[1e8]["nonfinite_share"], at_least=0.9, unit="%"),
+        # spread 1.92% .. 1.92% (the output kernel, 640 of the entries: see below)
+        Claim("about 2% of the entries stay zero at every scale (smallest zero share)",
+              best, at_least=0.01, at_most=0.03, unit="%"),
+        # spread 0 .. 0
+        Claim("Keras's default dynamic scale skips no step here", default["skipped"],
+              at_most=0, digits=0),
+        # spread 1 .. 1
+        Claim("and stays at 2^15 (final scale / 2^15)", default["final_scale"] / 2.0**15,
+              at_least=1.0, at_most=1.0, digits=0),
+        # spread 0.31 .. 0.39 points
+        Claim("the default dynamic scale loses at most 1 point more than the best static one",
+              default["zero_share"] - best, at_most=0.01, unit="%", digits=0),
+        # spread 5 .. 6 skipped
+        Claim("started at 2^30 it halves its way down within a few skipped steps",
+              high["skipped"], at_least=3, at_most=9, digits=0),
+        # spread 7.2 .. 7.5 (2^24 .. 2^25)
+        Claim("and settles between x1e6 and x1e8 (log10 of the final scale)",
+              math.log10(high["final_scale"]), at_least=6.0, at_most=8.0, digits=1),
+    ]
+
+
+def check_scaling_claims(sweep: list[dict], dynamics: list[dict]) -> None:
+    """Check :func:`scaling_claims`; print one line each; raise ``ClaimFailed`` if one fails."""
+    check(scaling_claims(sweep, dynamics))
+
+
+def output_kernel_claims(sweep: list[dict], magnitudes: dict) -> list[Claim]:
+    """What the notebook says about the zeros left at a large scale (from
+    :func:`zeros_by_variable` at 1e6) and the last hidden activation (from
+    :func:`gradient_magnitudes`)."""
+    zeros = zeros_by_variable(sweep, 1e6)
+    return [
+        # spread 100% .. 100%
+        Claim("at x1e6 the output kernel's gradient is (almost) all zero",
+              zeros["logits/kernel"], at_least=0.99, unit="%"),
+        # spread 0.02% .. 0.17%
+        Claim("and every other variable's is (almost) all kept (largest zero share)",
+              zeros["largest elsewhere"], at_most=0.01, unit="%"),
+        # spread -8.61 .. -8.43
+        Claim("the last hidden activation is between 1e-9 and 1e-8 in FP32 "
+              "(log10 of its median |value|)",
+              math.log10(magnitudes["last_hidden_median"]), at_least=-9.0, at_most=-8.0,
+              digits=0),
+        # spread 100% .. 100%
+        Claim("and (almost) all zero in the FP16 forward pass",
+              magnitudes["last_hidden_zero_share_fp16"], at_least=0.95, unit="%"),
+    ]
+
+
+def check_output_kernel_claims(sweep: list[dict], magnitudes: dict) -> None:
+    """Check :func:`output_kernel_claims`; print one line each; raise ``ClaimFailed``."""
+    check(output_kernel_claims(sweep, magnitudes))
+
+
+def adam_claims(gaps: dict) -> list[Claim]:
+    """What the notebook says about :func:`adam_scale_study`'s three relative gaps."""
+    return [
+        # spread 0 .. 0
+        Claim("without epsilon a constant scale leaves Adam unchanged (relative gap)",
+              gaps["no_epsilon"], at_most=1e-6, digits=6),
+        # spread 0 .. 9.5e-7
+        Claim("scaling by c is Adam with epsilon / c (relative gap)",
+              gaps["epsilon_divided"], at_most=1e-5, digits=5),
+        # spread 111 .. 160 (the seed's gradient stream; the CPU changes nothing)
+        Claim("with |g| ~ 1e-8, a scale of 1e3 changes Adam's steps many times over "
+              "(relative gap)", gaps["tiny_gradients"], at_least=50, digits=0),
+    ]
+
+
+def check_adam_claims(gaps: dict) -> None:
+    """Check :func:`adam_claims`; print one line each; raise ``ClaimFailed`` if one fails."""
+    check(adam_claims(gaps))
+
+
+def expected_checks(config: str, on_gpu: bool = False) -> dict[str, object]:
+    """What a run of ``config`` must report in its ``checks``: variable, compute and logits
+    dtypes, the loss-scale optimizer, Keras keeping ``jit_compile`` as asked, and whether XLA
+    compiled (on a CPU the auto-clustering configurations get ``--tf_xla_cpu_global_jit``)."""
+    if config not in CONFIGS:
+        raise ValueError(f"config must be one of {list(CONFIGS)}, got {config!r}")
+    c = CONFIGS[config]
+    compute = {"float32": "float32", "float16": "float16",
+               "mixed": "float16" if on_gpu else "bfloat16"}[c.precision]
+    return {"variable_dtype": "float32", "compute_dtype": compute,
+            "loss_scale_optimizer": compute == "float16", "jit_compile_kept": c.jit_compile,
+            "xla_compiled": c.jit_compile or bool(c.tf_xla_flags)}
+
+
+def config_mismatches(result: dict) -> list[str]:
+    """Every way the runs of a result differ from :func:`expected_checks` ("config: field")."""
+    on_gpu = result["device"]["kind"] == "GPU"
+    if not result["settings"].get("cpu_global_jit", True) and not on_gpu:
+        raise ValueError("result ran the post's flags verbatim: auto-clustering is expected "
+                         "to do nothing on a CPU, so expected_checks does not apply")
+    bad = []
+    for run in result["runs"]:
+        for key, want in expected_checks(run["config"], on_gpu).items():
+            if run["checks"].get(key) != want:
+                bad.append(f"{run['config']}: {key}")
+    return bad
+
+
+def live_claims(result: dict) -> list[Claim]:
+    """What the notebook says about a live benchmark: each configuration is what its name says
+    and it trained; nothing about its speed (timings on a shared machine swing too much)."""
+    runs = validate_result(result)["runs"]
+    bad = config_mismatches(result)
+    xla = [r for r in runs if expected_checks(r["config"])["xla_compiled"]]
+    trained = [r for r in runs if math.isfinite(r["final_loss"])
+               and r["ms_per_step"]["min"] > 0]
+    return [
+        Claim("every configuration ran with the dtypes, loss scaling and XLA its name says "
+              "(mismatches)", len(bad), at_most=0, digits=0),
+        Claim("the configurations with XLA compiled their training step (share)",
+              sum(r["checks"]["xla_compiled"] for r in xla) / len(xla) if xla else 1.0,
+              at_least=1.0, unit="%"),
+        Claim("every configuration trained: finite loss, measured step times (share)",
+              len(trained) / len(runs), at_least=1.0, unit="%"),
+    ]
+
+
+def check_live_claims(result: dict) -> None:
+    """Check :func:`live_claims`; print one line each; raise ``ClaimFailed`` if one fails."""
+    check(live_claims(result))
+
+
+REFERENCE_CPU = ("CPU", "AMD EPYC", 2)  # the machine the shipped results were stored on
+
+
+def reference_results(results) -> dict[str, dict]:
+    """The stored results of :data:`REFERENCE_CPU` by size (the verdict's evidence)."""
+    out = {}
+    for r in results:
+        d = r["device"]
+        if (d["kind"], d["cpu"], d["cores"]) == REFERENCE_CPU:
+            out.setdefault(r["size"], r)
+    return out
+
+
+def verdict_claims(results) -> list[Claim]:
+    """The notebook's verdict on the stored CPU benchmark (sizes small and tiny). These read
+    stored JSON, so they hold on any machine until someone stores new results."""
+    by_size = reference_results(results)
+    if not {"small", "tiny"} <= set(by_size):
+        raise ValueError("results must include the reference CPU's small and tiny results")
+    speed = {size: {run["config"]: run["speedup"] for run in r["runs"]}
+             for size, r in by_size.items()}
+    grow = {size: {run["config"]: run["memory_growth_mb"] for run in r["runs"]}
+            for size, r in by_size.items()}
+    small, tiny = speed["small"], speed["tiny"]
+    return [
+        Claim("BF16 helps at small, about 1.2x", small["mixed"], at_least=1.1, at_most=1.3,
+              unit="x"),
+        Claim("BF16 is slower at tiny, about 0.8x", tiny["mixed"], at_least=0.7, at_most=0.9,
+              unit="x"),
+        Claim("jit_compile=True gives about 1.3x at both sizes (the smaller)",
+              min(small["xla"], tiny["xla"]), at_least=1.2, at_most=1.4, unit="x"),
+        Claim("--tf_xla_auto_jit=1 (+ cpu global jit) does about as well (the smaller)",
+              min(small["autojit"], tiny["autojit"]), at_least=1.2, at_most=1.4, unit="x"),
+        Claim("the 'fusible' variant gives nothing (the larger)",
+              max(small["autojit-fusible"], tiny["autojit-fusible"]), at_most=1.05, unit="x"),
+        Claim("XLA's peak RSS grows about 200 MB more than FP32's at small (MB)",
+              grow["small"]["xla"] - grow["small"]["fp32"], at_least=150, at_most=250,
+              digits=0),
+        Claim("BF16 and XLA do not stack: both together are about 1.0x (the larger)",
+              max(small["mixed+xla"], tiny["mixed+xla"]), at_least=0.95, at_most=1.1,
+              unit="x"),
+        Claim("and slower than XLA alone (largest difference)",
+              max(small["mixed+xla"] - small["xla"], tiny["mixed+xla"] - tiny["xla"]),
+              at_most=0.0, unit="x"),
+        Claim("mixed precision does not offset XLA's extra memory (smallest extra MB of "
+              "mixed+xla over xla)",
+              min(g["mixed+xla"] - g["xla"] for g in grow.values()), at_least=0.0, digits=0),
+        Claim("FP16 is slow on a CPU, about 0.6-0.8x (the larger)",
+              max(small["fp16"], tiny["fp16"]), at_most=0.85, unit="x"),
+        Claim("FP16 is slow on a CPU, about 0.6-0.8x (the smaller)",
+              min(small["fp16"], tiny["fp16"]), at_least=0.55, unit="x"),
+    ]
+
+
+def check_verdict_claims(results) -> None:
+    """Check :func:`verdict_claims`; print one line each; raise ``ClaimFailed`` if one fails."""
+    check(verdict_claims(results))
+
+
+# --------------------------------------------------------------------------------------------
 # Command line
 
 
 def main(argv=None) -> int:
-    """``python -m lessons.fp16_xla benchmark [--size tiny] [--configs main|all|a,b] [--save]``."""
+    """``python -m lessons.fp16_xla benchmark [--size tiny] [--configs main|all|a,b] [--save]``
+    (``--help`` lists the rest)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m lessons.fp16_xla",
@@ -691,6 +1027,9 @@ def main(argv=None) -> int:
     bench.add_argument("--warmup", type=int, default=2)
     bench.add_argument("--verbatim-flags", action="store_true",
                        help="run the post's TF_XLA_FLAGS as is (on a CPU they then do nothing)")
+    bench.add_argument("--share-process", action="store_true",
+                       help="one subprocess for configurations with the same environment")
+    bench.add_argument("--seed", type=int, default=None, help="initialisation seed (default 0)")
     bench.add_argument("--save", action="store_true", help="write JSON under lessons/results")
     bench.add_argument("--out", default=None, help="directory for --save (default lessons/results)")
     args = parser.parse_args(argv)
@@ -700,7 +1039,8 @@ def main(argv=None) -> int:
     names = {"main": list(MAIN_CONFIGS), "all": list(CONFIGS)}.get(
         args.configs, [c.strip() for c in args.configs.split(",") if c.strip()])
     result = run_benchmark(names, size=args.size, steps=args.steps, repeats=args.repeats,
-                           warmup=args.warmup, cpu_global_jit=not args.verbatim_flags)
+                           warmup=args.warmup, cpu_global_jit=not args.verbatim_flags,
+                           share_process=args.share_process, seed=args.seed)
     print(format_table(result))
     print(f"load average before/after: {result['load_average']['before']} / "
           f"{result['load_average']['after']}")
