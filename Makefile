@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-py$(PYVER)
 NBVAL  := --nbval --nbval-current-env --sanitize-with notebooks/nbval_sanitize.cfg
 ROOT   := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab test unit nbval nbval-portable lint e2e notebooks exercises bench clean
+.PHONY: install lab test unit nbval nbval-portable lint e2e notebooks exercises slides bench clean
 
 install: $(STAMP)
 
@@ -59,6 +59,10 @@ exercises: $(STAMP)
 	$(BIN)/python scripts/make_student.py notebooks/exercises/*.ipynb
 	env -u MPLBACKEND $(BIN)/python scripts/execute_notebooks.py notebooks/exercises/*.ipynb \
 	  notebooks/exercises/student/*.ipynb
+
+# RISE slide metadata for the lesson notebooks: each ## section a slide, each ### a sub-slide.
+slides: $(STAMP)
+	$(BIN)/python scripts/slides.py notebooks/0*.ipynb
 
 bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
