@@ -423,12 +423,12 @@ def test_tied_logits_reuse_the_embedding():
     np.testing.assert_allclose(model(x).numpy(), h @ embed.embeddings.numpy().T, rtol=1e-5)
 
 
-SMALL = ExperimentConfig(steps=300, batch_size=64, hidden=32, lr=0.005, adam_lr=0.01)
+SMALL = ExperimentConfig(steps=300, batch_size=32, hidden=32, lr=0.005, adam_lr=0.01)
 
 
 @pytest.fixture(scope="module")
-def small_runs():
-    return tiger.embedding_experiment(("tiger", "adamw", "lazy_tiger"), SMALL)
+def small_runs():  # graph mode: cheaper than compiling three XLA loops for 300 steps
+    return tiger.embedding_experiment(("tiger", "adamw", "lazy_tiger"), SMALL, jit_compile=False)
 
 
 def test_experiment_rare_rows_pinned_under_tiger_not_adam(small_runs):
@@ -473,18 +473,35 @@ def test_max_abs_scatter_draws_one_panel_per_run(small_runs):
     plt.close(fig)
 
 
-def test_experiment_is_seeded(small_runs):
-    again = tiger.embedding_experiment(("tiger",), dataclasses.replace(SMALL, steps=20))
-    twice = tiger.embedding_experiment(("tiger",), dataclasses.replace(SMALL, steps=20))
-    np.testing.assert_array_equal(again["tiger"].embedding, twice["tiger"].embedding)
-    np.testing.assert_array_equal(again["tiger"].loss, twice["tiger"].loss)
+TINY = ExperimentConfig(steps=6, batch_size=16, hidden=8, dim=4)
+
+
+def _tiny_run(**kwargs):
+    return tiger.embedding_experiment(("tiger",), kwargs.pop("config", TINY), jit_compile=False,
+                                      **kwargs)["tiger"]
+
+
+def test_experiment_follows_the_course_seed_and_an_explicit_seed_overrides():
+    from lessons import setup
+
+    setup(0)
+    first = _tiny_run()
+    setup(7)
+    seven = _tiny_run()
+    assert not np.array_equal(first.embedding, seven.embedding)
+    assert not np.array_equal(first.frequency, seven.frequency)  # another data sample too
+    # under course seed 7, seed=0 (or config.seed=0, beaten by seed=0) reproduces course seed 0
+    run = _tiny_run(config=dataclasses.replace(TINY, seed=7), seed=0)
+    np.testing.assert_array_equal(run.embedding, first.embedding)
+    np.testing.assert_array_equal(run.loss, first.loss)
+    setup(0)
 
 
 def test_experiment_rejects_bad_arguments():
     with pytest.raises(ValueError, match="variant"):
         tiger.embedding_experiment(("sgd",), SMALL)
     for field, value in [("steps", 0), ("vocab_size", 2.5), ("lr", 0.0), ("adam_lr", -1.0),
-                         ("weight_decay", 0.0)]:
+                         ("released_lr", 0.0), ("weight_decay", 0.0), ("seed", -1)]:
         with pytest.raises(ValueError, match=field):
             ExperimentConfig(**{field: value})
 
@@ -516,17 +533,214 @@ def test_smooth_brute_force():
 
 
 def test_remedy_verdicts():
-    def row(name, pinned, loss):
-        return {"variant": name, "rare_pinned": pinned, "test_loss": loss}
+    def row(name, pinned, out, loss):
+        return {"variant": name, "rare_pinned": pinned, "rare_output_pinned": out,
+                "test_loss": loss}
 
-    rows = [row("tiger", 1.0, 5.80), row("lazy_tiger", 0.0, 5.81), row("tied_tiger", 0.9, 6.2),
-            row("mixed", 0.04, 5.70)]
+    rows = [row("tiger", 1.0, 0.55, 5.80), row("lazy_tiger", 0.0, 0.68, 5.81),
+            row("tied_tiger", 0.9, 0.7, 6.2), row("mixed", 0.04, 0.3, 5.70)]
     v = tiger.remedy_verdicts(rows)
-    assert v["lazy_tiger"].startswith("fixes") and "on par with" in v["lazy_tiger"]
-    assert v["tied_tiger"].startswith("does NOT fix") and "worse than" in v["tied_tiger"]
-    assert "90 %" in v["tied_tiger"]
-    assert v["mixed"].startswith("fixes") and "better than" in v["mixed"]
+    assert v["lazy_tiger"].startswith("embedding: fixed (0% of rare rows")
+    assert "output layer: still pinned (68% " in v["lazy_tiger"] and "tiger: 55%" in v["lazy_tiger"]
+    assert "on par with" in v["lazy_tiger"]
+    assert v["tied_tiger"].startswith("embedding: NOT fixed (90%") and "worse than" in v["tied_tiger"]
+    assert "output layer: not pinned (30%" in v["mixed"] and "better than" in v["mixed"]
     with pytest.raises(ValueError, match="baseline"):
         tiger.remedy_verdicts(rows[1:])
     with pytest.raises(ValueError, match="optimizer"):
         tiger.absent_token_trajectory([1.0], 10, optimizer="sgd")
+
+
+def test_summarize_output_layer_columns_brute_force(small_runs):
+    rows = {r["variant"]: r for r in tiger.summarize(small_runs, SMALL)}
+    half = 0.5 / SMALL.weight_decay
+    for name, run in small_runs.items():
+        rare = tiger.rare_rows(run, SMALL)
+        kernel = next(w for p, w in run.others.items() if p.endswith("kernel")
+                      and w.shape[-1] == len(run.frequency))
+        bias = next(w for p, w in run.others.items() if p.endswith("bias")
+                    and w.shape == run.frequency.shape)
+        expected = np.mean([abs(kernel[i, j]) > half for j in np.flatnonzero(rare)
+                            for i in range(kernel.shape[0])])
+        assert rows[name]["rare_output_pinned"] == pytest.approx(expected)
+        assert rows[name]["output_bias_min"] == pytest.approx(float(bias.min()))
+        exact = [np.all(np.abs(np.abs(run.embedding[j]) - 1 / SMALL.weight_decay) <= 1e-3)
+                 for j in np.flatnonzero(rare)]
+        assert rows[name]["rare_at_fixed_point"] == pytest.approx(np.mean(exact))
+    # the remedies fix the embedding, and the output layer's rare columns stay pinned
+    assert rows["lazy_tiger"]["rare_pinned"] == 0.0
+    assert rows["lazy_tiger"]["rare_output_pinned"] > 0.3
+    assert rows["tiger"]["rare_output_pinned"] > 0.3 > rows["adamw"]["rare_output_pinned"]
+
+
+def _fake_run(embedding, frequency, last_seen, steps, others=None):
+    return tiger.EmbeddingRun("fake", np.asarray(embedding, np.float32), np.asarray(frequency),
+                              np.asarray(last_seen), np.zeros(steps), 0.0, others or {})
+
+
+def test_output_weights_and_sign_agreements_on_fake_runs():
+    emb = np.array([[0, 0], [0, 0], [1, 1], [1, -1], [-1, 1], [1, 1]], np.float32)
+    kernel = np.arange(12, dtype=np.float32).reshape(2, 6)
+    untied = _fake_run(emb, [0, 0, 1, 1, 0, 0], [-1, -1, 0, 0, -1, -1], 500,
+                       {"dense/kernel": kernel, "dense/bias": np.zeros(6, np.float32)})
+    np.testing.assert_array_equal(tiger.output_weights(untied), kernel.T)
+    tied = _fake_run(emb, [0, 0, 1, 1, 0, 0], [-1, -1, 0, 0, -1, -1], 500,
+                     {"tied_logits/bias": np.zeros(6, np.float32)})
+    np.testing.assert_array_equal(tiger.output_weights(tied), emb)
+    cfg = ExperimentConfig(lr=0.01, weight_decay=1.0)  # rare: seen 1-3 times, absent >= 69 steps
+    agreement = tiger.sign_agreements({"tied_tiger": tied, "tiger": untied}, cfg)
+    assert agreement == {"tied_unseen": 0.75, "n_unseen": 2, "tiger_rare": 0.75, "n_rare": 2}
+
+
+def test_released_once_seen_on_a_fake_run():
+    cfg = ExperimentConfig(released_lr=0.02, weight_decay=1.0, steps=800)
+    n = tiger.released_steps_to_fraction(0.999, 0.02, 1.0, 0.005)
+    emb = np.array([[0, 0], [0, 0], [1, -0.9995], [0.998, 1], [1, 1], [-1, 1]], np.float32)
+    freq = [0, 0, 1, 1, 1, 2]
+    last = [-1, -1, 800 - n, 800 - n, 800 - n + 1, 0]  # ids 2, 3 old enough, 4 one update short
+    out = tiger.released_once_seen(_fake_run(emb, freq, last, 800), cfg)
+    assert out == {"n_updates": n, "count": 2, "at_fixed_point": 0.5}
+
+
+def test_unigram_test_loss_from_the_corpus():
+    from collections import Counter
+
+    from lessons.data import Vocab, load_peoples_daily, split_corpus
+
+    train, test = split_corpus(load_peoples_daily())
+    vocab = Vocab.build(train, max_size=3000)
+    counts = Counter(c for s in train for c in s.chars)
+    total = sum(counts.values())
+    known = set(vocab.chars)
+    unk = sum(n for c, n in counts.items() if c not in known)
+    logp = {c: np.log(counts[c] / total) for c in known}
+    chars = [c for s in test for c in s.chars]
+    expected = -np.mean([logp.get(c, np.log(unk / total)) for c in chars])
+    assert tiger.unigram_test_loss() == pytest.approx(expected, rel=1e-12)
+    assert 6.5 < expected < 6.55  # "about 6.53"
+
+
+# ------------------------------------------------------------------ Keras's Lion and AdamW as the
+# notebook writes them
+
+
+def test_keras_lion_is_the_notebooks_formula():
+    rng = np.random.default_rng(21)
+    theta = rng.standard_normal(6).astype(np.float32)
+    v = keras.Variable(theta)
+    opt = keras.optimizers.Lion(0.01, weight_decay=0.5)  # beta_1 0.9, beta_2 0.99 by default
+    assert (opt.beta_1, opt.beta_2) == (0.9, 0.99)
+    m = np.zeros(6)
+    t = theta.astype(np.float64)
+    for _ in range(50):
+        g = rng.standard_normal(6)
+        g[rng.random(6) < 0.3] = 0.0
+        opt.apply([tf.constant(g, tf.float32)], [v])
+        c = 0.9 * m + 0.1 * g
+        t = t - 0.01 * (np.sign(c) + 0.5 * t)
+        m = 0.99 * m + 0.01 * g
+    np.testing.assert_allclose(v.numpy(), t, rtol=1e-5, atol=1e-6)
+    assert "3-10x smaller than that for AdamW" in " ".join(keras.optimizers.Lion.__doc__.split())
+
+
+def test_keras_adamw_step_and_decay_as_the_notebook_writes_them():
+    # decay: with zero gradients AdamW multiplies weights by (1 - lr lambda): 1 % at 0.01 and 1
+    v = keras.Variable(np.array([2.0, -3.0], np.float32))
+    opt = keras.optimizers.AdamW(0.01, weight_decay=1.0)
+    for _ in range(5):
+        opt.apply([tf.zeros(2)], [v])
+    np.testing.assert_allclose(v.numpy(), np.array([2.0, -3.0]) * 0.99**5, rtol=1e-6)
+    # step: lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps); for an absent row each step is
+    # about beta_1 / sqrt(beta_2) times the previous one
+    v = keras.Variable(np.zeros(1, np.float32))
+    opt = keras.optimizers.AdamW(0.01, weight_decay=0.0)
+    grads = [0.5] + [0.0] * 150
+    theta, m, s, path = 0.0, 0.0, 0.0, []
+    for t, g in enumerate(grads, 1):
+        opt.apply([tf.constant([g], tf.float32)], [v])
+        m, s = 0.9 * m + 0.1 * g, 0.999 * s + 0.001 * g * g
+        theta -= 0.01 * np.sqrt(1 - 0.999**t) / (1 - 0.9**t) * m / (np.sqrt(s) + 1e-7)
+        path.append(float(v.numpy()[0]))
+        assert path[-1] == pytest.approx(theta, rel=1e-5)
+    steps = -np.diff(path)
+    assert steps[120] / steps[119] == pytest.approx(0.9 / np.sqrt(0.999), rel=0.01)
+
+
+# ------------------------------------------------------------------ eq. (1) vs the released rule
+
+
+def test_drift_comparison_against_simulation():
+    d = tiger.drift_comparison(lr=1.76e-3, weight_decay=0.01, x0=0.02)
+    path = np.abs(tiger.closed_form(0.02, 1.76e-3, 0.01, -1, 300_000))
+    assert d["eq1_half"] == int(np.argmax(path >= 50)) + 1
+    assert d["eq1_99"] == int(np.argmax(path >= 99)) + 1
+    assert (d["released_half"], d["released_99"]) == (4840, 7451)
+    assert d["released_at_8000"] == pytest.approx(99.6, abs=0.1)
+    assert d["absence"] == tiger.steps_until_momentum_underflow(1e-3, 0.965) == 2258
+    remaining = (100 - path[999 + 2258]) / (100 - path[999])  # gap left after one absence
+    assert d["eq1_per_absence"] == pytest.approx(1 - remaining, rel=1e-6)
+    small = np.abs(tiger.released_row_simulate([1e-3, -1e-3], 1.76e-3, 0.01, [-1, 1], 2258))
+    assert d["released_per_absence"] == pytest.approx(small[-1, 0] / 1e-3, rel=0.01)
+    assert d["eq1_absences_99"] == 116 and d["released_absences_99"] == 4
+    with pytest.raises(ValueError, match="x0"):
+        tiger.drift_comparison(x0=200.0)
+
+
+def test_plot_drift_comparison_draws_the_closed_forms():
+    import matplotlib.pyplot as plt
+
+    fig = tiger.plot_drift_comparison(lr=0.01, weight_decay=0.5, x0=0.1, steps=500)
+    released, eq1 = (line.get_ydata() for line in fig.axes[0].get_lines()[:2])
+    np.testing.assert_allclose(released, tiger.logistic_form(0.1, 0.01, 0.5, 500))
+    np.testing.assert_allclose(eq1, np.abs(tiger.closed_form(0.1, 0.01, 0.5, -1, 500)))
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ "Try it yourself", small
+
+
+def test_try_explorer_with_slow_momentum():
+    data = tiger.explorer_data(0.01, 1.0, 0.999, 10000)
+    assert data["underflow_step"] > 10000  # the momentum outlives the window
+    assert data["theta"][-1] == pytest.approx(-1.0, abs=1e-9)  # and the row reaches -1/lambda
+    assert data["underflow_step"] == tiger.steps_until_momentum_underflow(1e-3, 0.999)
+
+
+def test_try_weight_decay_0_1_reaches_the_closed_form_bound():
+    cfg = ExperimentConfig(weight_decay=0.1, steps=150, batch_size=32, hidden=16)
+    run = tiger.embedding_experiment(("tiger",), cfg, jit_compile=False)["tiger"]
+    bound = tiger.once_seen_band(cfg.steps, cfg)[1]
+    assert 0.95 * bound < run.max_abs.max() <= bound + 1e-4  # far below 1/lambda = 10
+    assert tiger.steps_to_fraction(0.5, 0.003, 0.1) > cfg.steps
+
+
+def test_try_adam_over_update_of_an_absent_row():
+    path = tiger.absent_token_trajectory([0.01], 300, lr=0.01, optimizer="adamw")
+    peak = np.abs(path).max()
+    assert 3 < peak / 0.01 < 6  # a few learning rates, then weight decay pulls it back
+    assert abs(path[-1, 0]) < 0.8 * peak
+
+
+def test_try_released_rate_and_steps():
+    lr_small, lr_big = 0.01, 0.2
+    assert tiger.released_steps_to_fraction(0.999, lr_small, 1.0, 0.029) > 800
+    assert tiger.released_steps_to_fraction(0.999, lr_big, 1.0, 0.029) < 60
+    cfg = ExperimentConfig(steps=100, batch_size=16, hidden=8)
+    small = dataclasses.replace(cfg, released_lr=lr_small)
+    run = tiger.embedding_experiment(("released_tiger",), small, jit_compile=False)
+    assert run["released_tiger"].max_abs.max() < 0.9  # nowhere near 1/lambda in 120 steps
+    big = dataclasses.replace(cfg, released_lr=lr_big)
+    run = tiger.embedding_experiment(("released_tiger",), big, jit_compile=False)
+    once = tiger.released_once_seen(run["released_tiger"], big)
+    assert once["count"] >= 5 and once["at_fixed_point"] == 1.0
+
+
+def test_try_larger_vocabulary_keeps_characters_seen_twice():
+    from lessons.data import Vocab, load_peoples_daily, split_corpus
+
+    train, _ = split_corpus(load_peoples_daily())
+    vocab = Vocab.build(train, max_size=4000)
+    assert vocab.counts[-1] == 2 and vocab.counts[2999] > 2  # 3,000 keeps none seen twice
+    cfg = ExperimentConfig(vocab_size=4000, steps=3, batch_size=8, hidden=8, dim=4)
+    run = tiger.embedding_experiment(("tiger",), cfg, jit_compile=False)["tiger"]
+    assert run.embedding.shape == (4002, 4)
