@@ -40,11 +40,14 @@ nbval: $(STAMP)
 # The same notebooks as another CPU would run them: oneDNN limited to one ISA level below this
 # machine's best (AVX2 on AVX-512, else SSE4.1) and one intra-op thread. Stored outputs that
 # depend on float32 kernels show up here as failures.
+# XLA's CPU code generator has its own cap (--xla_cpu_max_isa, names AVX2 / SSE4_2).
 PORTABLE_ISA = $(shell grep -qs avx512f /proc/cpuinfo && echo AVX2 || echo SSE41)
+PORTABLE_XLA = $(if $(filter AVX2,$(PORTABLE_ISA)),AVX2,SSE4_2)
 
 nbval-portable: $(STAMP)
-	@echo "nbval with ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) TF_NUM_INTRAOP_THREADS=1"
-	env -u MPLBACKEND ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) TF_NUM_INTRAOP_THREADS=1 \
+	@echo "nbval with ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) TF_NUM_INTRAOP_THREADS=1"
+	env -u MPLBACKEND ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) \
+	  TF_NUM_INTRAOP_THREADS=1 \
 	  $(BIN)/pytest $(NBVAL) notebooks --durations=10
 
 e2e: $(STAMP)
