@@ -38,7 +38,8 @@ COURSE = (
            "a CRF on real Chinese word segmentation; why its learning rate must be larger"),
     Lesson("04", "Tiger's fixed point", "lessons.tiger", "04_tiger_fixed_point.ipynb",
            "https://kexue.fm/archives/9736",
-           "Tiger/Lion push rare embeddings to +-1/lambda: the fixed point and three remedies"),
+           "Tiger/Lion push rare embeddings towards +-1/lambda: the fixed point, the released "
+           "Tiger, three remedies"),
     Lesson("05", "Mixed precision and XLA", "lessons.fp16_xla", "05_fp16_xla.ipynb",
            "https://kexue.fm/archives/9059",
            "ranges, loss scaling, and a measured speed-up table"),
