@@ -1,9 +1,11 @@
 """One single-loss GAN step vs one alternating D+G pair: same models, batch and process.
 
-Times ms per step for the ring models at the notebook's batch and for a larger, compute-bound
-configuration, with and without XLA, in several rounds (each round rebuilds the models and
-times the three variants in interleaved blocks; rounds also alternate between configurations,
-so a change of load hits all of them alike), then measures peak memory in fresh processes.
+Times the train steps themselves (no ``fit``), ms per step, for the ring models at the
+notebook's batch and for a larger, compute-bound configuration, with and without XLA, in
+several rounds. Each round rebuilds the models and times the three variants in blocks in ABBA
+order (``gan.time_steps``: A B C, C B A, ...); the rounds run the configurations in ABBA order
+too, so a change of load hits all of them alike. Every ratio is reported as the median over the
+rounds with its min-max spread. Then peak memory is measured in fresh processes.
 "pair" runs the D and the G step in one compiled call; "two calls" runs them as two calls (two
 data transfers, like a training loop with two ``train_on_batch`` calls). Writes
 ``lessons/results/gan_benchmark.json``, which the notebook shows (``gan.load_benchmark``).
@@ -23,6 +25,7 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lessons import gan  # noqa: E402
+from lessons._core.checks import integer  # noqa: E402
 
 CONFIGS = (  # (label, batch, hidden, steps per repeat)
     ("ring MLP 64x64", gan.RING_BATCH, (64, 64), 30),
@@ -48,14 +51,13 @@ def run(configs=CONFIGS, rounds: int = 7, repeats: int = 15, jits=(True, False),
             nothing).
         echo: called with one line per finished round.
     """
-    if rounds < 1:
-        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    rounds = integer("rounds", rounds)
     env = gan.environment()
     timing = [{"config": label, "batch": batch, "hidden": list(hidden), "jit": jit,
                "steps_per_repeat": steps, "repeats": repeats, "rounds": []}
               for label, batch, hidden, steps in configs for jit in jits]
     for r in range(rounds):
-        for entry in timing:
+        for entry in timing if r % 2 == 0 else timing[::-1]:  # ABBA over configurations
             t = gan.time_steps(entry["batch"], tuple(entry["hidden"]), repeats,
                                entry["steps_per_repeat"], entry["jit"], seed=r)
             entry["rounds"].append({k: round(v, 5) for k, v in t.as_dict().items()})
@@ -81,19 +83,20 @@ def main(argv=None) -> int:
     parser.add_argument("--memory-rounds", type=int, default=5)
     parser.add_argument("--out", default=None, help="JSON path (default lessons/results/...)")
     parser.add_argument("--tiny", action="store_true",
-                        help="a seconds-long smoke run (tiny MLP, no XLA, one round)")
+                        help="a seconds-long smoke run (tiny MLP, no XLA, one timing round, three "
+                        "memory rounds)")
     args = parser.parse_args(argv)
     echo = lambda line: print(line, flush=True)  # noqa: E731
     if args.tiny:
-        result = run(TINY, 1, repeats=2, jits=(False,), memory_rounds=1, memory=(1024, (128, 128)),
+        result = run(TINY, 1, repeats=2, jits=(False,), memory_rounds=3, memory=(1024, (128, 128)),
                      out=args.out, echo=echo)
-        print(gan.BenchmarkResults(result))
+        print(gan.format_benchmark(gan.BenchmarkResults(result)))
         return 0
     configs = CONFIGS[:1] if args.quick else CONFIGS
     rounds = min(args.rounds, 3) if args.quick else args.rounds
     result = run(configs, rounds, memory_rounds=args.memory_rounds, out=args.out, echo=echo)
     stored = gan.BenchmarkResults(result)
-    print(stored)
+    print(gan.format_benchmark(stored))
     ring = stored.ratios(configs[0][0], True)
     print(f"goal: single loss <= {GOAL}x the D+G pair in two calls (ring, XLA): median "
           f"{float(np.median(ring)):.2f}x")

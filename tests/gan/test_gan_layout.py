@@ -1,0 +1,97 @@
+"""Lesson 02's package layout: lower layers never import upper ones (so no import cycle), only
+the entry points import the views, no file passes 400 lines, ``__all__`` holds what the notebook
+calls, and the notebook shows ``one_step_loss`` once and otherwise makes short calls."""
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import lessons.gan
+from lessons import gan
+
+PACKAGE = Path(lessons.gan.__file__).parent
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_one_loss_gan.ipynb"
+# what each module may import from its own lesson (the flow of DESIGN.md)
+ALLOWED = {
+    "losses": set(), "models": set(), "coverage": set(), "results": set(), "formulas": set(),
+    "trainers": {"losses"},
+    "gradients": {"coverage", "losses", "models"},
+    "experiments": {"coverage", "models", "trainers"},
+    "dirac": {"trainers"},
+    "timing": {"coverage", "experiments", "models", "results", "trainers"},
+    "seeds": {"experiments", "results", "trainers"},
+    "claims": {"dirac", "experiments", "formulas", "gradients", "seeds", "timing", "trainers"},
+    "views": {"coverage", "dirac", "experiments", "formulas", "gradients", "seeds", "timing",
+              "trainers"},
+    "__main__": {"experiments", "results", "seeds", "timing", "views"},
+}
+
+
+def _imports(path):
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_every_module_imports_only_what_its_layer_may():
+    assert {p.stem for p in PACKAGE.glob("*.py")} == set(ALLOWED) | {"__init__"}
+    for stem, allowed in ALLOWED.items():
+        imported = _imports(PACKAGE / f"{stem}.py")
+        own = {m.removeprefix("lessons.gan.") for m in imported if m.startswith("lessons.gan")}
+        assert own <= allowed, (stem, own - allowed)
+        others = {m for m in imported if m.startswith("lessons") and
+                  not m.startswith(("lessons.gan", "lessons._core"))}
+        assert not others, (stem, others)  # a lesson never imports another lesson
+
+
+def test_the_layers_have_no_cycle():
+    done, order = set(), []
+    while len(done) < len(ALLOWED):
+        ready = [m for m in ALLOWED if m not in done and ALLOWED[m] <= done]
+        assert ready, f"import cycle among {set(ALLOWED) - done}"
+        done |= set(ready)
+        order += ready
+    assert order[-1] == "__main__"
+
+
+def test_the_losses_file_holds_only_the_losses():
+    tree = ast.parse((PACKAGE / "losses.py").read_text())
+    defined = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
+    assert defined == ["d_hinge_loss", "g_hinge_loss", "zero_loss", "one_step_loss",
+                       "_check_scores"]
+    assert _imports(PACKAGE / "losses.py") == {"__future__", "keras", "lessons._core.checks"}
+
+
+def test_no_file_over_400_lines():
+    lengths = {p.name: len(p.read_text().splitlines()) for p in PACKAGE.glob("*.py")}
+    assert max(lengths.values()) <= 400, lengths
+
+
+def _code_cells():
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+def test_all_lists_what_the_notebook_calls():
+    called = set()
+    for source in _code_cells():
+        called |= set(re.findall(r"\bgan\.(\w+)", source))
+    assert called <= set(gan.__all__), called - set(gan.__all__)
+    assert len(set(gan.__all__)) == len(gan.__all__)
+    assert all(hasattr(gan, name) for name in gan.__all__)
+    private = [name for name in gan.__all__ if name.startswith("_")]
+    assert not private
+
+
+def test_the_notebook_shows_the_single_loss_once_and_makes_short_calls():
+    sources = _code_cells()
+    shown = [s for s in sources if "show_source" in s]
+    assert shown == ["lessons.show_source(gan.one_step_loss)"]
+    for source in sources[1:]:  # the first cell (TensorFlow's import) excepted
+        assert source.count("\n") + 1 <= 3, source
+        assert "plt." not in source and "import matplotlib" not in source
