@@ -1,5 +1,6 @@
-"""Tests for lessons.tiger.ReleasedTiger against a NumPy transcription of bojone/tiger's tiger.py
-(``_prepare`` and ``_resource_apply``), and for the scalar analysis of its relative step."""
+"""ReleasedTiger against a NumPy transcription of bojone/tiger's tiger.py (``_prepare`` and
+``_resource_apply``): every branch (relative step, bias/gamma, NaN shrink, accumulation, schedule),
+Keras paths of real layers, saving and loading, bad arguments."""
 
 import math
 
@@ -10,8 +11,11 @@ import tensorflow as tf
 
 from lessons import tiger
 from lessons.tiger import ReleasedTiger
+from lessons.tiger.released import _piecewise_linear
 
 F32 = np.float32
+
+
 KINDS = {"embeddings": "embeddings", "kernel": "tensor", "bias": "bias", "gamma": "gamma",
          "beta": "bias"}
 
@@ -271,53 +275,8 @@ def test_piecewise_linear_as_tiger_py_and_in_ops():
                                [0, 0.5, 1, 0.75, 0.5, 0.3, 0.01, 0.01])
     assert tiger.piecewise_linear(123, {0: 1}) == 1.0
     for step in (0, 3, 10, 17, 50):
-        got = float(tiger._piecewise_linear(step, {5: 2.0, 15: 1.0}))
+        got = float(_piecewise_linear(step, {5: 2.0, 15: 1.0}))
         assert got == pytest.approx(float(tiger.piecewise_linear(step, {5: 2.0, 15: 1.0})))
-
-
-# ------------------------------------------------------------------ the logistic approach
-
-
-def test_logistic_form_tracks_the_discrete_rule():
-    for lr, lam, x0, steps in [(1.76e-3, 0.01, 0.02, 12000), (0.02, 1.0, 0.03, 1000),
-                               (0.05, 1.0, 0.01, 600)]:
-        row0 = x0 * np.array([1.0, -1.0, 1.0])
-        sim = np.abs(tiger.released_row_simulate(row0, lr, lam, -np.sign(row0), steps))
-        assert np.ptp(sim, axis=1).max() < 1e-9  # equal magnitudes stay equal
-        closed = tiger.logistic_form(x0, lr, lam, steps)
-        assert np.abs(sim[:, 0] - closed).max() * lam < lr
-        assert sim[-1, 0] < 1 / lam and sim[-1, 0] > 0.99 / lam
-
-
-def test_released_step_counts_against_simulation_and_the_readme_numbers():
-    lr, lam, x0 = 1.76e-3, 0.01, 0.02
-    sim = np.abs(tiger.released_row_simulate([x0, -x0], lr, lam, [-1, 1], 9000))[:, 0]
-    for frac in (0.5, 0.99):
-        n = tiger.released_steps_to_fraction(frac, lr, lam, x0)
-        first = int(np.argmax(sim >= frac / lam)) + 1
-        assert abs(n - first) <= 0.01 * first
-    assert tiger.released_steps_to_fraction(0.5, lr, lam, x0) == 4840
-    assert tiger.released_steps_to_fraction(0.99, lr, lam, x0) == 7451
-    assert 99.5 < sim[7999] < 99.7  # "about 99 after 8,000 steps"
-    assert tiger.steps_to_fraction(0.5, lr, lam) == 39384  # eq. (1) at the same lr
-    # the closed form: a constant-sign row grows like exp(lr t) while it is small
-    early = tiger.logistic_form(x0, lr, lam, 1000)
-    assert early[-1] / x0 == pytest.approx(math.exp(lr * 1000), rel=0.02)
-
-
-def test_released_analysis_rejects_bad_arguments():
-    bad = [(tiger.logistic_form, (0.0, 0.01, 1.0, 10), "x0"),
-           (tiger.logistic_form, (1.0, 0.01, 1.0, 10), "x0"),
-           (tiger.logistic_form, (0.1, 0.0, 1.0, 10), "lr"),
-           (tiger.logistic_form, (0.1, 0.01, 0.0, 10), "weight_decay"),
-           (tiger.released_steps_to_fraction, (1.0, 0.01, 1.0, 0.1), "fraction"),
-           (tiger.released_steps_to_fraction, (0.5, 0.01, 1.0, 2.0), "x0"),
-           (tiger.released_row_simulate, (np.zeros((2, 2)), 0.01, 1.0, 1, 5), "row0"),
-           (tiger.released_row_simulate, ([0.1], 0.01, 1.0, 2, 5), "sign"),
-           (tiger.released_row_simulate, ([0.1], 0.01, 1.0, 1, 0), "steps")]
-    for fn, args, name in bad:
-        with pytest.raises(ValueError, match=name):
-            fn(*args)
 
 
 def test_exclude_from_weight_decay_and_none():

@@ -1,4 +1,4 @@
-"""Each claims function of lessons.tiger passes on a result like the notebook's and raises
+"""Each claims function of lesson 04 passes on a result like the notebook's and raises
 ClaimFailed, naming the claim, on one that violates it (fake results, no training)."""
 
 import copy
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from lessons import tiger
-from lessons.claims import ClaimFailed
+from lessons._core.claims import ClaimFailed
 from lessons.tiger import ExperimentConfig
 
 CONFIG = ExperimentConfig()
@@ -37,6 +37,8 @@ GOOD = [
          rare_pinned=0.996, rare_at_fixed_point=0.34, rare_output_pinned=0.05,
          output_bias_min=-8.0001),
 ]
+
+
 ONCE = {"n_updates": 611, "count": 35, "at_fixed_point": 1.0}
 
 
@@ -59,6 +61,7 @@ def _fails(fn, *args, match):
 def test_summary_claims(capsys):
     lines = _lines(capsys, tiger.check_summary, GOOD, CONFIG, UNIGRAM)
     assert "holds: tiger: rare rows past 0.5/lambda (>= 90%)" in lines
+    # 16 claims: six each for Tiger and Lion, then AdamW, never-seen rows, other and output weights
     assert all(line.startswith("holds: ") for line in lines) and len(lines) == 16
     assert not any("5.8" in line for line in lines)  # no measured digits
     bad = [
