@@ -25,7 +25,7 @@ def section_times(path: Path) -> list[tuple[str, float, int]]:
     with client.setup_kernel():
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "markdown":
-                heading = re.match(r"^##\s+(.*)", cell.source.lstrip())
+                heading = re.search(r"^##\s+(.*)", cell.source, re.M)
                 if heading:
                     sections.append(tuple(current))
                     current = [heading.group(1).strip(), 0.0, 0]

@@ -67,6 +67,8 @@ def student_notebook(nb):
     """A copy of the instructor notebook with blanks for solutions and no outputs."""
     nb = nbformat.from_dict(nb)
     for cell in nb.cells:
+        if cell.cell_type == "markdown":  # the copy sits one folder deeper
+            cell.source = cell.source.replace("](../", "](../../")
         if cell.cell_type == "code":
             cell.source = student_source(cell.source)
             cell.outputs, cell.execution_count = [], None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lessons.exercises.core import Exercise
+from lessons.exercises.core import Exercise, Unattempted
 
 __all__ = ["FunctionExercise", "KerasExercise", "ValueExercise", "show"]
 
@@ -104,7 +104,12 @@ class FunctionExercise(Exercise):
             return f"expected a function, got {show(answer)}"
         for label, args in self.cases:
             expected = self.reference(*_copies(args))
-            got = answer(*_copies(args))
+            try:
+                got = answer(*_copies(args))
+            except Unattempted:
+                raise
+            except Exception as error:
+                return f"for {label}: your function raised {type(error).__name__}: {error}"
             problem = compare(expected, got, self.rtol, self.atol)
             if problem:
                 return f"for {label}: {problem}"
@@ -137,7 +142,9 @@ class KerasExercise(Exercise):
 
     def _verdict(self, answer):
         if not isinstance(answer, self.expected_type):
-            return f"expected a {self.expected_type.__name__}, got {type(answer).__name__}"
+            name = self.expected_type.__name__
+            article = "an" if name[0].lower() in "aeiou" else "a"
+            return f"expected {article} {name}, got {type(answer).__name__}"
         config = answer.get_config()
         for key, value in self.config.items():
             if key not in config:

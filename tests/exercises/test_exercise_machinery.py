@@ -54,7 +54,8 @@ def test_function_exercise_names_the_failing_input_and_survives_errors():
         return x[5]
 
     report = q.check(crashes)
-    assert report.status == FAIL and report.message.startswith("your answer raised IndexError")
+    assert report.status == FAIL
+    assert report.message.startswith("for x = [1, 2]: your function raised IndexError")
     assert q.check(3).message == "expected a function, got 3"
 
     def mutates(x):
