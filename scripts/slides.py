@@ -1,6 +1,6 @@
 """Give every lesson notebook RISE slide metadata (`make slides`; idempotent).
 
-A Markdown cell that opens with a level-1 or level-2 heading starts a new slide; one with a
+A Markdown cell that holds a level-1 or level-2 heading starts a new slide; one with only a
 level-3 heading a sub-slide (below the current slide); every other cell continues the slide it
 follows. jupyterlab-rise (the `teach` extra) presents the notebook from this metadata.
 
@@ -15,14 +15,15 @@ from pathlib import Path
 
 import nbformat
 
-HEADING = re.compile(r"^(#{1,3}) ")
+HEADING = re.compile(r"^(#{1,3}) ", re.M)
 
 
 def slide_type(cell) -> str:
+    """A Markdown cell holding a #/## heading (on any line) opens a slide, a ### a sub-slide."""
     if cell.cell_type == "markdown":
-        m = HEADING.match(cell.source.lstrip())
-        if m:
-            return "slide" if len(m.group(1)) <= 2 else "subslide"
+        levels = [len(m.group(1)) for m in HEADING.finditer(cell.source)]
+        if levels:
+            return "slide" if min(levels) <= 2 else "subslide"
     return "-"
 
 
