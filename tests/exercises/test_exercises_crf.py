@@ -1,0 +1,278 @@
+"""Lesson 03's exercises: each solution passes, a blank is UNATTEMPTED, and the mistakes students
+make FAIL with a message naming the input and expected vs got.
+
+The solutions are read from the instructor notebook (notebooks/exercises/03_crf_learning_rate.ipynb)
+and its student copy is made with scripts/make_student.py, so notebook, solution strings and these
+tests cannot drift apart. The references (the lesson's CRF layer) are checked here against float64
+brute force over every path.
+"""
+
+import itertools
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from lessons import crf
+from lessons.exercises import FAIL, UNATTEMPTED, ____
+from lessons.exercises import crf as ex
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from make_student import student_source  # noqa: E402
+
+NOTEBOOK = ROOT / "notebooks" / "exercises" / "03_crf_learning_rate.ipynb"
+NAMES = ("q1", "q2", "q3", "q4", "q5")
+
+
+def _solution_cells() -> dict[str, str]:
+    """Each exercise's code cell (the one holding its solution block), by name."""
+    cells = {}
+    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
+            name = "q5" if "prediction =" in cell.source else cell.source.split("\n")[-1][:2]
+            cells[name] = cell.source
+    return cells
+
+
+CELLS = _solution_cells()
+
+
+def _without_check(source: str) -> str:
+    lines = [line for line in source.split("\n")
+             if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")]
+    if lines[-1].startswith("q"):  # the check line: qN.check(answer)
+        lines = lines[:-1]
+    return "\n".join(lines).strip("\n")
+
+
+def _namespace():
+    return {"np": np, "GOLD": ex.GOLD, "PRED": ex.PRED, "____": ____,
+            **{n: getattr(ex, n) for n in NAMES}}
+
+
+def _run_cell(source: str, namespace=None):
+    """Execute a notebook cell; return the value of its last line (the check's report)."""
+    namespace = _namespace() if namespace is None else namespace
+    *body, last = source.split("\n")
+    exec("\n".join(body), namespace)
+    return eval(last, namespace)
+
+
+def _solution(name: str, function: str):
+    namespace = _namespace()
+    exec(getattr(ex, name).solution().message, namespace)
+    return namespace[function]
+
+
+def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
+    assert sorted(CELLS) == list(NAMES)
+    for name in NAMES:
+        q = getattr(ex, name)
+        assert q.solution().message == _without_check(CELLS[name]), name
+        assert 1 <= len(q.hints) <= 3, name
+
+
+@pytest.mark.parametrize("name", NAMES[:4])
+def test_solution_passes_and_student_copy_is_unattempted(name):
+    assert _run_cell(CELLS[name]).passed
+    report = _run_cell(student_source(CELLS[name]))
+    assert report.status == UNATTEMPTED, report
+    assert getattr(ex, name).check(____).status == UNATTEMPTED
+
+
+def _fails(q, answer, message):
+    report = q.check(answer)
+    assert report.status == FAIL and report.message == message, report
+
+
+def _fails_on(q, answer, case, ending=""):
+    """FAIL on the case whose label is ``case``, the message ending with ``ending``."""
+    report = q.check(answer)
+    assert report.status == FAIL, report
+    assert report.message.startswith(f"for {case}: expected "), report
+    assert report.message.endswith(ending), report
+
+
+# ---- exercise 1: spans and word F1 ---------------------------------------------------------------
+
+def test_q1_expected_values_are_the_hand_count():
+    assert ex.SENTENCE[7:11] == "不可分割" and len(ex.SENTENCE) == len(ex.GOLD) == len(ex.PRED)
+    assert ex.q1.spans[4:6] == [(7, 9), (9, 11)] and len(ex.q1.spans) == 10
+    assert ex.q1.f1 == pytest.approx(2 * 0.8 * (8 / 9) / (0.8 + 8 / 9), rel=1e-12)  # 8 of 10, 8 of 9
+
+
+def test_q1_wrong_answers():
+    spans, f1 = ex.q1.spans, ex.q1.f1
+    inclusive = [(start, end - 1) for start, end in spans]  # end inclusive: off by one
+    _fails(ex.q1, (inclusive, f1),
+           "spans (start, end), end exclusive: word 1 of the prediction is (0, 2), got (0, 1)")
+    char_accuracy = float(np.mean([g == p for g, p in zip(ex.GOLD, ex.PRED, strict=True)]))
+    assert char_accuracy == 0.875
+    _fails(ex.q1, (spans, char_accuracy), "word F1: expected 0.842105, got 0.875")
+    _fails(ex.q1, (spans, 0.8), "word F1: expected 0.842105, got 0.8")  # precision only
+    _fails(ex.q1, (spans, 8 / 9), "word F1: expected 0.842105, got 0.888889")  # recall only
+    _fails(ex.q1, (crf.word_spans(ex.GOLD), f1),  # the gold words, not the predicted ones
+           "spans (start, end), end exclusive: word 5 of the prediction is (7, 9), got (7, 11)")
+    _fails(ex.q1, (spans[:-1], f1), "spans (start, end), end exclusive: word 10 of the "
+           "prediction is (15, 16), got nothing")
+    _fails(ex.q1, (spans + [(16, 17)], f1), "spans: the prediction cuts 10 words, got 11 spans")
+    _fails(ex.q1, f1, "expected a pair (spans, f1), got 0.842105")
+    assert ex.q1.check((np.array(spans), np.float32(f1))).passed  # arrays and float32 are fine
+
+
+# ---- exercise 2: log Z by the forward algorithm -------------------------------------------------
+
+CASES2 = [label for label, _ in ex.q2.cases]
+
+
+def _all_scores(emissions, transitions, start, end):
+    """float64 score of every one of the K**T paths, and the paths."""
+    e, t = np.asarray(emissions, np.float64), np.asarray(transitions, np.float64)
+    paths = np.array(list(itertools.product(range(e.shape[1]), repeat=len(e))))
+    score = (np.asarray(start, np.float64)[paths[:, 0]] + e[np.arange(len(e)), paths].sum(1)
+             + t[paths[:, :-1], paths[:, 1:]].sum(1) + np.asarray(end, np.float64)[paths[:, -1]])
+    return score, paths
+
+
+def _brute_log_z(*args):
+    score, _ = _all_scores(*args)
+    return score.max() + np.log(np.exp(score - score.max()).sum())
+
+
+def test_q2_reference_is_the_brute_force_log_z():
+    for label, args in ex.q2.cases:
+        if len(args[0]) <= 8:
+            assert ex.crf_log_partition(*args) == pytest.approx(_brute_log_z(*args),
+                                                                rel=1e-6, abs=2e-5), label
+    log_partition = _solution("q2", "log_partition")
+    long_case = ex.q2.cases[-1][1]
+    assert len(long_case[0]) == 32
+    assert ex.crf_log_partition(*long_case) == pytest.approx(log_partition(*long_case), abs=1e-4)
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.exp(ex.q2.cases[2][1][0]).max())  # the 1e3 case overflows exp
+
+
+def _naive(emissions, transitions, start, end):  # linear space: exp of the raw scores
+    with np.errstate(over="ignore", invalid="ignore"):
+        alpha = np.exp(start + emissions[0])
+        for e_t in emissions[1:]:
+            alpha = (alpha[:, None] * np.exp(transitions)).sum(0) * np.exp(e_t)
+        return float(np.log((alpha * np.exp(end)).sum()))
+
+
+def test_q2_wrong_answers_name_the_case():
+    log_partition = _solution("q2", "log_partition")
+    _fails_on(ex.q2, _naive, CASES2[2], "got nan (inf/NaN where there should be none)")
+    assert "exp overflows" in CASES2[2]
+    _fails_on(ex.q2, lambda e, t, s, f: log_partition(e, t.T, s, f), CASES2[0])  # transposed
+    _fails_on(ex.q2, lambda e, t, s, f: log_partition(e - e[0] * (np.arange(len(e)) == 0)[:, None],
+                                                      t, s, f), CASES2[0])  # no first emission
+    _fails_on(ex.q2, lambda e, t, s, f: log_partition(e, t, 0 * s, 0 * f), CASES2[0])  # no S, F
+    _fails_on(ex.q2, lambda e, t, s, f: np.max(_all_scores(e, t, s, f)[0]), CASES2[0])  # max path
+    report = ex.q2.check(lambda e, t, s, f: log_partition(e, t, s, f) + np.zeros(1))
+    assert report.message == f"for {CASES2[0]}: expected shape (), got shape (1,)"
+
+
+def test_q2_accepts_a_float32_computation():
+    def in_float32(emissions, transitions, start, end):
+        alpha = start + emissions[0]
+        for e_t in emissions[1:]:
+            x = alpha[:, None] + transitions
+            alpha = x.max(0) + np.log(np.exp(x - x.max(0)).sum(0)) + e_t
+        x = alpha + end
+        return x.max() + np.log(np.exp(x - x.max()).sum())
+
+    assert ex.q2.check(in_float32).passed
+
+
+# ---- exercise 3: Viterbi -------------------------------------------------------------------------
+
+CASES3 = [label for label, _ in ex.q3.cases]
+
+
+def test_q3_reference_is_the_brute_force_best_path_with_a_clear_margin():
+    for label, args in ex.q3.cases:
+        score, paths = _all_scores(*args)
+        order = np.argsort(score)
+        np.testing.assert_array_equal(ex.crf_viterbi(*args), paths[order[-1]], err_msg=label)
+        margin = score[order[-1]] - score[order[-2]]
+        assert margin > 1e-3 * max(1.0, np.abs(args[0]).max()), label  # float32 cannot flip it
+
+
+def test_q3_wrong_answers_name_the_case():
+    viterbi = _solution("q3", "viterbi")
+    _fails_on(ex.q3, lambda e, t, s, f: np.argmax(e, axis=1), CASES3[0],  # greedy per character
+              "at index (0,)")
+    _fails_on(ex.q3, lambda e, t, s, f: viterbi(e, t.T, s, f), CASES3[4],  # transposed
+              "at index (5,)")
+    _fails_on(ex.q3, lambda e, t, s, f: viterbi(e, t, s, f)[::-1], CASES3[0])  # not reversed
+    _fails_on(ex.q3, lambda e, t, s, f: viterbi(e, t, s, 0 * f), CASES3[1])  # end scores dropped
+    report = ex.q3.check(lambda e, t, s, f: viterbi(e, t, s, f)[:-1])  # lost the last tag
+    assert report.message == f"for {CASES3[0]}: expected shape (6,), got shape (5,)"
+
+
+# ---- exercise 4: the step ratio of lr_multiplier=k -----------------------------------------------
+
+def test_q4_measurement_is_k_under_adam_and_k_squared_under_sgd():
+    assert ex.q4.k == 30 and list(ex.q4.measured) == ["Adam", "SGD"]
+    assert ex.q4.measured["Adam"] == pytest.approx(30, rel=1e-3)
+    assert ex.q4.measured["SGD"] == pytest.approx(900, rel=1e-3)
+
+
+def test_q4_wrong_answers():
+    _fails(ex.q4, (900, 900), "Adam, k = 30: one step moves the transitions 30 times as far as "
+           "with k = 1 (measured), you answered 900")  # SGD's k^2 for Adam
+    _fails(ex.q4, (30, 30), "SGD, k = 30: one step moves the transitions 900 times as far as "
+           "with k = 1 (measured), you answered 30")
+    _fails(ex.q4, (1, 30), "Adam, k = 30: one step moves the transitions 30 times as far as "
+           "with k = 1 (measured), you answered 1")  # the stored step, not W's
+    _fails(ex.q4, (900, 30), "Adam, k = 30: one step moves the transitions 30 times as far as "
+           "with k = 1 (measured), you answered 900")  # swapped
+    _fails(ex.q4, 30, "expected a pair (adam_ratio, sgd_ratio), got 30")
+    report = ex.q4.check(("k", 900))
+    assert report.status == FAIL and report.message.startswith("your answer raised TypeError")
+    assert ex.q4.check((30.2, 895.0)).passed  # within the lesson's 1%
+    assert not ex.q4.check((30.4, 900)).passed
+
+
+# ---- exercise 5: predict the CRF's lead over softmax, then read the sweep -----------------------
+
+def test_q5_reads_the_post_table_of_the_stored_sweep():
+    q = ex.SweepPrediction("Exercise 5")
+    rows = q.gaps()
+    sweep = crf.load_sweep()
+    for row in rows:
+        crf_1 = max(crf.find_run(sweep, 1e-3, row["depth"], 1.0)["f1"])
+        softmax = max(crf.find_run(sweep, 1e-3, row["depth"], head="softmax")["f1"])
+        assert (row["crf"], row["softmax"], row["gap"]) == (crf_1, softmax, crf_1 - softmax)
+    assert [r["depth"] for r in rows] == [0, 2]
+    assert q.run() == ("depth 0: CRF-1 best F1 0.834, softmax 0.585, gap +0.249\n"
+                       "depth 2: CRF-1 best F1 0.934, softmax 0.928, gap +0.007")
+    assert q.gaps(sweep) == rows
+
+
+def test_q5_prediction_verdicts():
+    q = ex.q5
+    namespace = {"q5": q, "____": ____}
+    exec(CELLS["q5"], namespace)
+    assert q.check(namespace["prediction"]).passed
+    assert q.check((0.13, 0.03)).passed and q.check((0.45, 0.001)).passed
+    tail0 = ("; the stored sweep's gap is 0.249 (CRF-1 0.834, softmax 0.585); a prediction passes "
+             "within a factor of 2 or 0.03 F1 of it")
+    tail2 = ("; the stored sweep's gap is 0.007 (CRF-1 0.934, softmax 0.928); a prediction passes "
+             "within a factor of 2 or 0.03 F1 of it")
+    _fails(q, (0.05, 0.02), "depth 0: you predicted 0.05 (too small)" + tail0)  # "just a bit"
+    _fails(q, (0.6, 0.02), "depth 0: you predicted 0.6 (too large)" + tail0)
+    _fails(q, (0.25, 0.25), "depth 2: you predicted 0.25 (too large)" + tail2)  # depth ignored
+    _fails(q, (0.25, -0.01), "depth 2: you predicted -0.01 (softmax would win)" + tail2)
+    _fails(q, (0.25, 0), "depth 2: you predicted 0 (no difference)" + tail2)
+    _fails(q, 0.25, "expected a pair (gap at depth 0, gap at depth 2), got 0.25")
+    namespace = {"q5": q, "____": ____}
+    exec(student_source(CELLS["q5"]), namespace)
+    assert q.check(namespace["prediction"]).status == UNATTEMPTED
+    assert q.check(____).status == UNATTEMPTED and q.check((0.2, ____)).status == UNATTEMPTED
+    report = q.check((0.2, "small"))
+    assert report.status == FAIL and report.message.startswith("your answer raised TypeError")
