@@ -19,8 +19,10 @@ def show(value) -> str:
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.6g}"
     if hasattr(value, "numpy") and callable(value.numpy):
-        value = value.numpy()
+        return show(value.numpy())
     if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            return show(value.item())
         flat = ", ".join(f"{v:.4g}" for v in value.ravel()[:4])
         more = ", ..." if value.size > 4 else ""
         return f"array of shape {value.shape} ({value.dtype}): [{flat}{more}]"

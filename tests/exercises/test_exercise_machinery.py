@@ -90,3 +90,14 @@ def test_hints_and_solution_render_as_html_and_text():
     assert "#b3261e" in html and "FAIL" in html and "expected 1, got 2" in html
     assert "<pre" in q.solution()._repr_html_()
     assert "#1b7f3b" in q.check(1.0)._repr_html_()
+
+
+def test_show_renders_tensors_and_numpy_scalars_as_plain_numbers():
+    import tensorflow as tf
+
+    from lessons.exercises.kinds import show
+
+    assert show(tf.constant(2.5, tf.float64)) == "2.5"
+    assert show(np.float32(0.125)) == "0.125"
+    assert show(np.array(3)) == "3"
+    assert show(tf.constant([1.0, 2.0])) == "array of shape (2,) (float32): [1, 2]"
