@@ -6,6 +6,9 @@ PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 STAMP  := $(VENV)/.installed-py$(PYVER)
 # MPLBACKEND is unset for kernels: a non-inline backend (e.g. Agg) would store no figures.
 NBVAL  := --nbval --nbval-current-env --sanitize-with notebooks/nbval_sanitize.cfg
+# Tests run in parallel processes (pytest-xdist): whole files per process for the unit tests, whole
+# notebooks per process for nbval (a notebook's cells share one kernel).
+PARALLEL := -n auto --maxprocesses=4
 ROOT   := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
 .PHONY: install lab test unit nbval nbval-portable lint e2e notebooks exercises slides bench clean
@@ -32,10 +35,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check lessons tests benchmarks scripts notebooks
 
 unit: $(STAMP)
-	$(BIN)/pytest tests -m "not e2e" --durations=15
+	$(BIN)/pytest tests -m "not e2e" $(PARALLEL) --dist loadfile --durations=15
 
 nbval: $(STAMP)
-	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) notebooks --durations=10
+	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) $(PARALLEL) --dist loadscope notebooks --durations=10
 
 # The same notebooks as another CPU would run them: oneDNN limited to one ISA level below this
 # machine's best (AVX2 on AVX-512, else SSE4.1) and one intra-op thread. Stored outputs that
@@ -48,7 +51,7 @@ nbval-portable: $(STAMP)
 	@echo "nbval with ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) TF_NUM_INTRAOP_THREADS=1"
 	env -u MPLBACKEND ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) \
 	  TF_NUM_INTRAOP_THREADS=1 \
-	  $(BIN)/pytest $(NBVAL) notebooks --durations=10
+	  $(BIN)/pytest $(NBVAL) $(PARALLEL) --dist loadscope notebooks --durations=10
 
 e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -m e2e --durations=10
