@@ -113,7 +113,7 @@ def test_mixed_policies_keep_float32_weights_and_compile_wraps_only_mixed_float1
 def test_the_lessons_fp16_mlp_is_mixed_float16_per_layer(keras):
     from lessons import fp16_xla as fx
 
-    model = fx._scaled_mlp("mixed_float16", depth=2, width=8, init_scale=0.1, seed=0)
+    model = fx.scaled_mlp("mixed_float16", depth=2, width=8, init_scale=0.1, seed=0)
     hidden, logits = model.get_layer("hidden_0"), model.get_layer("logits")
     assert (hidden.kernel.dtype, hidden.compute_dtype) == ("float32", "float16")
     assert logits.compute_dtype == "float32"
