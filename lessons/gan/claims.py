@@ -118,11 +118,11 @@ RING_BANDS = {"one_step": {"modes": 4, "high_quality": 0.05},
 def ring_claims(ring: RingComparison) -> list[Claim]:
     """What Section 6 says about this run.
 
-    Measured spread of the final values after 2000 steps over seeds 0-9 on native AVX-512,
-    ONEDNN_MAX_CPU_ISA=AVX2 and ONEDNN_MAX_CPU_ISA=SSE41 with one thread (30 runs per method,
-    stored in lessons/results/gan_seeds*.json; a test checks these bands on every one):
-    single loss 5-8 modes, high-quality share 0.10-0.88; alternating 7-8 modes, share
-    0.69-0.89. Bands: single loss >= 4 modes and >= 5%, alternating >= 6 modes and >= 50%;
+    Measured spread of the final values after 2000 steps over seeds 0-19 on native AVX-512 and
+    emulated AVX2 and SSE4.1 (ONEDNN_MAX_CPU_ISA, XLA_FLAGS=--xla_cpu_max_isa, one thread; 60 runs
+    per method, stored in lessons/results/gan_seeds*.json; a test checks these bands on every
+    one): single loss 4-8 modes, high-quality share 0.10-0.88; alternating 7-8 modes, share
+    0.52-0.89. Bands: single loss >= 4 modes and >= 5%, alternating >= 6 modes and >= 50%;
     a generator that does not train covers 0-1 modes with a share of 0-2%.
     """
     out = []
@@ -138,10 +138,16 @@ def ring_claims(ring: RingComparison) -> list[Claim]:
 def seed_study_claims(study: SeedStudy) -> list[Claim]:
     """What Section 6's prose says about the distribution over seeds.
 
-    Holds for all three stored studies (native AVX-512, AVX2, SSE41 with one thread; a test
-    checks each): alternating first on 10 of 10 seeds in all three; alternating ends with 8
-    modes on 10, 9, 10 of 10; the single loss on 6, 6, 5 of 10; median high-quality shares
-    0.86 / 0.62, 0.83 / 0.62, 0.84 / 0.61 (alternating / single loss).
+    Measured on the three stored studies, seeds 0-19 each (native AVX-512; AVX2 and SSE4.1
+    emulated with ONEDNN_MAX_CPU_ISA, XLA_FLAGS=--xla_cpu_max_isa and one thread; a test checks
+    each), native / AVX2 / SSE4.1: alternating first on 18 / 18 / 18 of 20 (the single loss first
+    on seeds 15 and 17 in all three); 8 modes at the end: alternating 19 / 18 / 20, single loss
+    15 / 13 / 14; fewest modes at the end: alternating 7 / 7 / 8, single loss 5 / 5 / 4; lowest
+    high-quality share: alternating 0.59 / 0.52 / 0.60, single loss 0.10 / 0.13 / 0.10; median
+    share 0.81 / 0.79 / 0.80 against 0.73 / 0.73 / 0.75 (gap 0.08 / 0.06 / 0.05). Seeds 0-9
+    alone gave a native gap of 0.24, seeds 10-19 alone 0.01: which seeds you look at decides it.
+    Bands: alternating first on >= 75%; 8 modes at the end on >= 85% (alternating) and >= 60%
+    (single loss); the worst seeds apart by >= 1 mode and >= 0.2 share; median gap 0 to 0.15.
     """
     one, alt = study.summary("one_step"), study.summary("alternating")
     n = len(study.seeds)
@@ -149,13 +155,17 @@ def seed_study_claims(study: SeedStudy) -> list[Claim]:
     return [
         Claim("seeds in the study", n, at_least=5, digits=0),
         Claim("seeds on which the alternating baseline reached 8 modes before the single loss",
-              study.head_to_head()["alternating first"] / n, at_least=1.0, unit="%"),
+              study.head_to_head()["alternating first"] / n, at_least=0.75, unit="%"),
         Claim("alternating: seeds ending with all 8 modes", alt["full_at_end"] / n,
-              at_least=0.9, unit="%"),
-        Claim("single loss: seeds ending with all 8 modes", one["full_at_end"] / n,
-              at_most=0.7, unit="%"),
-        Claim("median high-quality share, alternating minus single loss", gap,
-              at_least=0.15, digits=2),
+              at_least=0.85, unit="%"),
+        Claim("single loss: seeds ending with all 8 modes (most, not all)", one["full_at_end"] / n,
+              at_least=0.6, unit="%"),
+        Claim("worst seed's modes at the end, alternating minus single loss",
+              alt["modes_min"] - one["modes_min"], at_least=1, digits=0),
+        Claim("worst seed's high-quality share, alternating minus single loss",
+              min(alt["high_quality"]) - min(one["high_quality"]), at_least=0.2, digits=2),
+        Claim("median high-quality share, alternating minus single loss (a small gap)", gap,
+              at_least=0.0, at_most=0.15, digits=2),
     ]
 
 

@@ -99,7 +99,8 @@ def format_seed_study(study: SeedStudy) -> str:
             cells.append(f"{r.modes[-1]:>6} {r.high_quality[-1]:>5.2f} "
                          f"{'never' if first is None else first:>12}")
         lines.append(f"{seed:>4} " + " ".join(cells))
-    lines += ["", f"over {len(study.seeds)} seeds, after {study.settings['steps']} steps "
+    n = len(study.seeds)
+    lines += ["", f"over {n} seed{'s' if n != 1 else ''}, after {study.settings['steps']} steps "
               f"(8 modes checked every {study.settings['eval_every']} steps):",
               f"{'':<36} " + " ".join(f"{METHOD_NAMES[m]:>20}" for m in METHODS)]
     sums = {m: study.summary(m) for m in METHODS}

@@ -253,8 +253,8 @@ def _q5_with(ring):
     return q
 
 
-STUDY_SAYS = ("the stored study says 'alternating': of its 10 seeds, alternating first on 10, "
-              "single loss first on 0, the same step on 0")
+STUDY_SAYS = ("the stored study says 'alternating': of its 20 seeds, alternating first on 18, "
+              "single loss first on 2, the same step on 0")
 
 
 @pytest.mark.parametrize("study", STUDIES)

@@ -49,12 +49,15 @@ def fake_ring(one_modes=8, one_hq=0.7, alt_modes=8, alt_hq=0.85):
 
 
 def fake_study(first_one=(1000, 1100, 900, None, 1200), first_alt=(700, 800, 600, 750, 800),
-               final_one=(8, 7, 8, 6, 7), final_alt=(8, 8, 8, 8, 8), hq_one=0.6, hq_alt=0.85):
-    """A fake five-seed study."""
+               final_one=(8, 8, 8, 6, 8), final_alt=(8, 8, 8, 8, 8),
+               hq_one=(0.6, 0.75, 0.8, 0.3, 0.75), hq_alt=0.85):
+    """A fake five-seed study (a final high-quality share per seed, or one for all)."""
     runs = []
-    for seed, values in enumerate(zip(first_one, first_alt, final_one, final_alt, strict=True)):
-        for method, first, final, hq in (("one_step", values[0], values[2], hq_one),
-                                         ("alternating", values[1], values[3], hq_alt)):
+    hq_one, hq_alt = ([h] * 5 if isinstance(h, float) else h for h in (hq_one, hq_alt))
+    for seed, values in enumerate(zip(first_one, first_alt, final_one, final_alt, hq_one, hq_alt,
+                                      strict=True)):
+        for method, first, final, hq in (("one_step", values[0], values[2], values[4]),
+                                         ("alternating", values[1], values[3], values[5])):
             steps = [0, 500, first, 2000] if first is not None else [0, 500, 1000, 2000]
             modes = [0, 1, 8, final] if first is not None else [0, 1, 5, final]
             runs.append(fake_run(method, modes, [0, .1, .5, hq], steps, seed))

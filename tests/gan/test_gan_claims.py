@@ -83,18 +83,26 @@ def test_ring_claims():
 def test_seed_study_summary_and_claims():
     fake = fake_study()
     assert fake.seeds == [0, 1, 2, 3, 4]
-    assert fake.summary("one_step")["full_at_end"] == 2
+    assert fake.summary("one_step")["full_at_end"] == 4
     assert fake.summary("one_step")["modes_min"] == 6
     assert fake.summary("one_step")["first_8"] == [1000, 1100, 900, None, 1200]
     assert fake.head_to_head() == {"alternating first": 5, "same step": 0,
                                    "single loss first": 0, "neither": 0}
     assert fake.run("alternating", 2).first_step_with(8) == 600
     _ok(fake)
-    _fails(fake_study(first_alt=(700, 800, 600, 750, 1300)), "reached 8 modes before")
-    _fails(fake_study(first_alt=(700, 800, 900, 750, 800)), "reached 8 modes before")  # a tie
-    _fails(fake_study(final_alt=(8, 8, 7, 8, 7)), "alternating: seeds ending with all 8")
-    _fails(fake_study(final_one=(8, 8, 8, 6, 8)), "single loss: seeds ending with all 8")
-    _fails(fake_study(hq_one=0.8), "median high-quality share")
+    # near the bands' edges: alternating first on 4 of 5 = 80%, single loss with 8 modes at the
+    # end on 3 of 5, worst seeds 1 mode and 0.25 apart, median gap 0.13
+    _ok(fake_study(first_alt=(700, 800, 600, 750, 1300), final_one=(8, 8, 7, 7, 8),
+                   hq_one=(0.72, 0.72, 0.72, 0.6, 0.8)))
+    _fails(fake_study(first_alt=(700, 1300, 600, 750, 1300)), "reached 8 modes before")
+    _fails(fake_study(first_alt=(700, 800, 900, 750, 1200)), "reached 8 modes before")  # ties
+    _fails(fake_study(final_alt=(8, 8, 8, 8, 7)), "alternating: seeds ending with all 8")
+    _fails(fake_study(final_one=(8, 7, 8, 6, 7)), "single loss: seeds ending with all 8")
+    _fails(fake_study(final_one=(8, 8, 8, 8, 8)),
+           "worst seed's modes")
+    _fails(fake_study(hq_one=(0.7, 0.75, 0.8, 0.7, 0.75)), "worst seed's high-quality")
+    _fails(fake_study(hq_one=(0.6, 0.6, 0.6, 0.3, 0.75)), "median high-quality share")  # 0.25
+    _fails(fake_study(hq_one=(0.9, 0.9, 0.9, 0.3, 0.9)), "median high-quality share")  # -0.05
     _fails(gan.SeedStudy({}, {}, tuple(r for r in fake.runs if r.seed < 3)), "seeds in the study")
     with pytest.raises(ValueError, match="seed 9"):
         fake.run("one_step", 9)

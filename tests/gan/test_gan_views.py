@@ -67,9 +67,13 @@ def test_format_digits():
 def test_format_seed_study():
     text = gan.format_seed_study(fake_study()).splitlines()
     assert text[2].split() == ["0", "8", "0.60", "1000", "8", "0.85", "700"]
-    assert text[5].split() == ["3", "6", "0.60", "never", "8", "0.85", "750"]
+    assert text[5].split() == ["3", "6", "0.30", "never", "8", "0.85", "750"]
     assert text[-1] == ("8 modes first: alternating first on 5, same step on 0, "
                         "single loss first on 0, neither on 0")
+    assert text[8].startswith("over 5 seeds, after 2000 steps")
+    one_seed = gan.SeedStudy({"steps": 2000, "eval_every": 50}, {},
+                             tuple(r for r in fake_study().runs if r.seed == 0))
+    assert "\nover 1 seed, after 2000 steps (" in gan.format_seed_study(one_seed)
 
 
 def test_format_step_timing_and_benchmark():
