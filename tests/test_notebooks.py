@@ -25,6 +25,18 @@ def _text(output):
     return "".join(output.get("text", "")) + json.dumps(output.get("data", {}).get("text/plain", ""))
 
 
+def test_nbval_markers_are_bare_comments():
+    """nbval honours `# NBVAL_IGNORE_OUTPUT` only when nothing else is on that line."""
+    for path in sorted(NOTEBOOKS.rglob("*.ipynb")):
+        _, code = _load(path)
+        for i, cell in enumerate(code, 1):
+            for line in "".join(cell["source"]).splitlines():
+                text = line.strip().lstrip("#").strip()
+                if line.strip().startswith("#") and text.startswith("NBVAL_"):
+                    assert text in ("NBVAL_IGNORE_OUTPUT", "NBVAL_CHECK_OUTPUT", "NBVAL_SKIP"), \
+                        f"{path.name} cell {i}: {line.strip()!r} is not a marker nbval reads"
+
+
 def test_every_lesson_has_its_notebook():
     names = {p.name for p in ALL}
     assert "00_start_here.ipynb" in names
@@ -61,3 +73,92 @@ def test_lesson_notebook_links_its_post(lesson):
     nb, _ = _load(path)
     markdown = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
     assert lesson.post.removeprefix("https://") in markdown
+
+
+EXERCISES = sorted((NOTEBOOKS / "exercises").glob("*.ipynb"))
+STUDENT = sorted((NOTEBOOKS / "exercises" / "student").glob("*.ipynb"))
+STATUS = re.compile(r"\b(PASS|FAIL|UNATTEMPTED): ")
+
+
+def _check_statuses(path):
+    """The status each `qN.check(...)` cell displayed, in order."""
+    _, code = _load(path)
+    statuses = []
+    for cell in code:
+        if ".check(" not in "".join(cell["source"]):
+            continue
+        shown = [_text(out) for out in cell["outputs"] if out["output_type"] == "execute_result"]
+        found = STATUS.search(" ".join(shown))
+        statuses.append(found.group(1) if found else "no report")
+    return statuses
+
+
+@pytest.mark.parametrize("path", EXERCISES + STUDENT, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_exercise_notebook_hygiene(path):
+    nb, code = _load(path)
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), "run make exercises"
+    assert "widgets" not in nb["metadata"]
+    for i, cell in enumerate(code, 1):
+        for out in cell["outputs"]:
+            assert out["output_type"] != "error", f"cell {i} stored an error"
+            assert not MACHINE_PATH.search(_text(out)), f"cell {i} shows a machine path"
+            if out.get("name") == "stderr":
+                assert not TF_LOG.search(_text(out)), f"cell {i} stored TensorFlow's C++ log lines"
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.stem)
+def test_instructor_solutions_all_pass(path):
+    statuses = _check_statuses(path)
+    assert len(statuses) >= 4, "each lesson has at least four exercises"
+    assert set(statuses) == {"PASS"}, statuses
+
+
+@pytest.mark.parametrize("path", STUDENT, ids=lambda p: p.stem)
+def test_student_blanks_all_unattempted(path):
+    statuses = _check_statuses(path)
+    assert len(statuses) >= 4
+    assert set(statuses) == {"UNATTEMPTED"}, statuses
+
+
+def test_every_lesson_has_exercises_and_a_teacher_guide():
+    lessons = [lesson.notebook for lesson in COURSE]
+    assert sorted(p.name for p in EXERCISES) == sorted(lessons)
+    assert sorted(p.name for p in STUDENT) == sorted(lessons)
+    guides = Path(__file__).resolve().parents[1] / "teacher"
+    assert sorted(p.name for p in guides.glob("0*.md")) == sorted(
+        n.replace(".ipynb", ".md") for n in lessons)
+    assert sum(len(_check_statuses(p)) for p in EXERCISES) >= 22
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_slide_metadata_is_current(path):
+    """Each ## section is a slide for jupyterlab-rise; `make slides` writes the metadata."""
+    import sys
+
+    import nbformat
+
+    sys.path.insert(0, str(NOTEBOOKS.parent / "scripts"))
+    from slides import add_slides
+
+    nb = nbformat.read(path, as_version=4)
+    stored = [c.metadata.get("slideshow") for c in nb.cells]
+    assert stored == [c.metadata["slideshow"] for c in add_slides(nb).cells], "run `make slides`"
+    assert stored[0] == {"slide_type": "slide"}
+    assert sum(s == {"slide_type": "slide"} for s in stored) >= 5
+
+
+@pytest.mark.parametrize("lesson", COURSE, ids=lambda lesson: lesson.number)
+def test_lesson_notebook_shows_its_algorithm_and_keeps_cells_short(lesson):
+    """One `lessons.show_source(...)` where the text derives the algorithm; every other code cell
+    is a call of at most 3 lines (the first cell, which imports TensorFlow, excepted)."""
+    _, code = _load(NOTEBOOKS / lesson.notebook)
+    sources = ["".join(c["source"]).strip() for c in code]
+    assert any("show_source(" in s for s in sources)
+    long = [s for s in sources[1:] if s.count("\n") + 1 > 3]
+    assert not long, long
+
+
+def test_no_library_file_over_400_lines():
+    root = NOTEBOOKS.parent / "lessons"
+    sizes = {str(p.relative_to(root)): len(p.read_text().splitlines()) for p in root.rglob("*.py")}
+    assert {name: n for name, n in sizes.items() if n > 400} == {}

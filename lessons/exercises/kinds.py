@@ -53,7 +53,9 @@ def compare(expected, got, rtol: float, atol: float) -> str | None:
     if e.shape != g.shape:
         return f"expected shape {e.shape}, got shape {g.shape}"
     if not np.all(np.isfinite(g) == np.isfinite(e)):
-        return f"expected {show(expected)}, got {show(got)} (inf/NaN where there should be none)"
+        where = ("inf/NaN where a finite value is expected" if np.all(np.isfinite(e))
+                 else "finite or inf/NaN in the wrong places")
+        return f"expected {show(expected)}, got {show(got)} ({where})"
     if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
         worst = np.unravel_index(np.argmax(np.abs(g - e)), e.shape) if e.shape else ()
         where = f" at index {tuple(int(i) for i in worst)}" if e.shape else ""

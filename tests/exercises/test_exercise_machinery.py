@@ -40,7 +40,7 @@ def test_shapes_and_values_are_named_in_a_fail():
     got[1, 2] = 9.0
     assert q.check(got).message == "expected 5, got 9 at index (1, 2)"
     assert q.check("five").message.startswith("expected a number or an array")
-    assert ValueExercise("q", 1.0).check(np.nan).message.endswith("(inf/NaN where there should be none)")
+    assert ValueExercise("q", 1.0).check(np.nan).message.endswith("(inf/NaN where a finite value is expected)")
     assert ValueExercise("q", (128, 926)).check((126, 926)).message == "item 0: expected 128, got 126"
 
 
@@ -101,3 +101,9 @@ def test_show_renders_tensors_and_numpy_scalars_as_plain_numbers():
     assert show(np.float32(0.125)) == "0.125"
     assert show(np.array(3)) == "3"
     assert show(tf.constant([1.0, 2.0])) == "array of shape (2,) (float32): [1, 2]"
+
+
+def test_a_missing_inf_is_named_as_such():
+    q = ValueExercise("q", np.array([1.0, np.inf]))
+    assert q.check(np.array([1.0, 65504.0])).message.endswith(
+        "(finite or inf/NaN in the wrong places)")

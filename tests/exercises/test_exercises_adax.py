@@ -152,8 +152,8 @@ def _literal_rule(grads, beta_2):  # v = (1 + b2) v + b2 g^2, v / ((1 + b2)^t - 
 
 def test_q3_wrong_answers_name_the_case():
     _fails_on(ex.q3, _plain_mean, CASES3[0], "at index (38, 2)")
-    _fails_on(ex.q3, _zero_based, CASES3[0], "(inf/NaN where there should be none)")
-    _fails_on(ex.q3, _literal_rule, CASES3[4], "(inf/NaN where there should be none)")
+    _fails_on(ex.q3, _zero_based, CASES3[0], "(inf/NaN where a finite value is expected)")
+    _fails_on(ex.q3, _literal_rule, CASES3[4], "(inf/NaN where a finite value is expected)")
     assert "overflows even float64" in CASES3[4]
     _fails(ex.q3, lambda grads, beta_2: adax.vhat_moving_average(grads, "adax", beta_2)[-1],
            f"for {CASES3[0]}: expected shape (50, 4), got shape (4,)")  # only the last v-hat
@@ -214,7 +214,7 @@ def test_q4_wrong_answers_name_the_case():
     _fails_on(ex.q4, lambda *a: _adam(*a, correct=False, where="textbook"), CASES4[0], "")
     with np.errstate(divide="ignore", invalid="ignore"):
         _fails_on(ex.q4, lambda *a: _adam(*a, power_step=1), CASES4[0],
-                  "(inf/NaN where there should be none)")  # b^(t-1): 0 / 0 at t = 1
+                  "(inf/NaN where a finite value is expected)")  # b^(t-1): 0 / 0 at t = 1
     _fails_on(ex.q4, lambda *a: _adam(*a[:5], 1e-7), CASES4[0], "")  # epsilon hard-coded
     assert ex.q4.check(lambda *a: _adam(*a)).passed
 

@@ -165,7 +165,7 @@ def _naive(emissions, transitions, start, end):  # linear space: exp of the raw 
 
 def test_q2_wrong_answers_name_the_case():
     log_partition = _solution("q2", "log_partition")
-    _fails_on(ex.q2, _naive, CASES2[2], "got nan (inf/NaN where there should be none)")
+    _fails_on(ex.q2, _naive, CASES2[2], "got nan (inf/NaN where a finite value is expected)")
     assert "exp overflows" in CASES2[2]
     _fails_on(ex.q2, lambda e, t, s, f: log_partition(e, t.T, s, f), CASES2[0])  # transposed
     _fails_on(ex.q2, lambda e, t, s, f: log_partition(e - e[0] * (np.arange(len(e)) == 0)[:, None],

@@ -161,7 +161,7 @@ def test_q3_wrong_answers_name_the_case():
     _fails_on(ex.q3, lambda *a: _closed(*a, start=0), CASES3[0], "at index (0,)")  # theta_0 too
     _fails_on(ex.q3, lambda *a: _closed(*a, star_sign=1), CASES3[0], "at index (999,)")
     _fails_on(ex.q3, lambda *a: _closed(*a, line=False), CASES3[6],
-              "(inf/NaN where there should be none)")  # lambda = 0 not handled
+              "(inf/NaN where a finite value is expected)")  # lambda = 0 not handled
     _fails_on(ex.q3, lambda *a: _closed(*a, rate=lambda lr, lam: lr), CASES3[2],
               "at index (0,)")  # (1 - lr)^t: right only where lambda = 1
     _fails(ex.q3, lambda *a: _closed(*a)[-1], f"for {CASES3[0]}: expected shape (1000,), got "

@@ -1,0 +1,256 @@
+"""Lesson 05's exercises: each solution passes, a blank is UNATTEMPTED, and the mistakes students
+make FAIL with a message naming the input and expected vs got.
+
+The solutions are read from the instructor notebook (notebooks/exercises/05_fp16_xla.ipynb) and
+its student copy is made with scripts/make_student.py, so notebook, solution strings and these
+tests cannot drift apart. The Keras facts the exercises rest on (what ``compile`` wraps Adam in
+under ``mixed_float16``, Adam's first step) are checked against Keras itself here.
+"""
+
+import sys
+from pathlib import Path
+
+import keras
+import nbformat
+import numpy as np
+import pytest
+
+from lessons import fp16_xla as fx
+from lessons.exercises import FAIL, UNATTEMPTED, ____
+from lessons.exercises import fp16_xla as ex
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "scripts"))
+from make_student import student_source  # noqa: E402
+
+NOTEBOOK = ROOT / "notebooks" / "exercises" / "05_fp16_xla.ipynb"
+NAMES = ("q1", "q2", "q3", "q4", "q5")
+
+
+def _solution_cells() -> dict[str, str]:
+    cells = {}
+    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
+        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
+            name = "q5" if "prediction =" in cell.source else cell.source.split("\n")[-1][:2]
+            cells[name] = cell.source
+    return cells
+
+
+CELLS = _solution_cells()
+
+
+def _without_check(source: str) -> str:
+    lines = [line for line in source.split("\n")
+             if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")]
+    if lines[-1].startswith("q"):
+        lines = lines[:-1]
+    return "\n".join(lines).strip("\n")
+
+
+def _namespace(**extra):
+    return {"np": np, "keras": keras, "fx": fx, "____": ____,
+            **{n: getattr(ex, n) for n in NAMES}, **extra}
+
+
+def _run_cell(source: str):
+    namespace = _namespace()
+    *body, last = source.split("\n")
+    exec("\n".join(body), namespace)
+    return eval(last, namespace)
+
+
+def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
+    assert sorted(CELLS) == list(NAMES)
+    for name in NAMES:
+        q = getattr(ex, name)
+        assert q.solution().message == _without_check(CELLS[name]), name
+        assert 1 <= len(q.hints) <= 3, name
+
+
+def test_the_notebook_links_the_lesson_once():
+    intro = nbformat.read(NOTEBOOK, as_version=4).cells[0].source
+    assert intro.count("](../05_fp16_xla.ipynb)") == 1 and "kexue.fm/archives/9059" in intro
+
+
+@pytest.mark.parametrize("name", NAMES[:4])
+def test_solution_passes_and_student_copy_is_unattempted(name):
+    assert _run_cell(CELLS[name]).passed
+    report = _run_cell(student_source(CELLS[name]))
+    assert report.status == UNATTEMPTED, report
+    assert getattr(ex, name).check(____).status == UNATTEMPTED
+
+
+def _fails(q, answer, message):
+    report = q.check(answer)
+    assert report.status == FAIL and report.message == message, report
+
+
+# ---- exercise 1: FP16's largest finite and smallest positive value ------------------------------
+
+def test_q1_expected_is_numpys_finfo_and_wrong_answers_fail():
+    info = np.finfo(np.float16)
+    assert ex.q1.expected == (float(info.max), float(info.smallest_subnormal)) == (65504.0, 2.0**-24)
+    bf16_max = fx.format_limits("bfloat16")["max"]
+    _fails(ex.q1, (bf16_max, 2.0**-24), "largest finite FP16 value: expected 65504, got 3.38953e+38")
+    _fails(ex.q1, (65504.0, 2.0**-14), "smallest positive FP16 value: expected 5.96046e-08, got 6.10352e-05")  # normal
+    _fails(ex.q1, (2.0**16, 2.0**-24), "largest finite FP16 value: expected 65504, got 65536")  # 2 instead of 2-2^-M
+    _fails(ex.q1, (65504.0, 2.0**-25), "smallest positive FP16 value: expected 5.96046e-08, got 2.98023e-08")  # threshold
+    _fails(ex.q1, 65504.0, "expected shape (2,), got shape ()")
+
+
+# ---- exercise 2: the smallest power-of-two scale keeping 1e-8 ----------------------------------
+
+def test_q2_expected_is_brute_force_and_wrong_answers_fail():
+    powers = 2.0 ** np.arange(0, 40)
+    first = powers[np.argmax(np.float16(1e-8 * powers) != 0)]
+    assert ex.q2.expected == first == 4.0
+    assert 2 * 1e-8 <= fx.underflow_threshold("float16") < 4 * 1e-8  # 2 flushes, 4 rounds up
+    _fails(ex.q2, 8.0, "expected 4, got 8")  # ceil(log2(2^-24 / g)): forgets rounding to nearest
+    _fails(ex.q2, fx.min_scale_to_keep(1e-8, normal=True), "expected 4, got 8192")  # to normal
+    _fails(ex.q2, 1 / 1e-8, "expected 4, got 1e+08")  # 1 / g
+    _fails(ex.q2, 6104.0, "expected 4, got 6104")  # ratio to the smallest normal
+    _fails(ex.q2, 2.0, "expected 4, got 2")
+    assert ex.q2.check(4).passed
+
+
+# ---- exercise 3: the loss-scaling step ---------------------------------------------------------
+
+CASES3 = [label for label, _ in ex.q3.cases]
+
+
+def test_q3_reference_is_the_lessons_step_and_the_cases_show_both_edges():
+    ref = ex.fp16_scaled_gradient
+    flushed = ex.q3.cases[1][1]
+    assert np.all(ref(*flushed) == 0) and np.all(flushed[0] != 0)  # no scale: all lost
+    assert np.all(ref(ex.q3.cases[2][1][0], 1e3) != 0)  # the post's 1e3 keeps them
+    assert np.all(np.isinf(ref(*ex.q3.cases[4][1])))  # 1e8 overflows
+    assert ex.q3.cases[0][1][0].dtype == np.float32
+    # at the lesson's threshold: exactly 2^-25 flushes, just above it survives
+    threshold = fx.underflow_threshold("float16")
+    assert ref(threshold, 1.0) == 0 and ref(1.0001 * threshold, 1.0) == 2.0**-24
+    s = fx.min_scale_to_keep(3e-9)
+    assert ref(3e-9, s) != 0 and ref(3e-9, s / 2) == 0
+
+
+def _round_first(grad, scale):  # cast to FP16, then scale: the scale comes too late
+    return np.asarray(grad, np.float64).astype(np.float16).astype(np.float64) * scale / scale
+
+
+def _no_unscale(grad, scale):
+    return np.asarray(grad, np.float64) * scale
+
+
+def _unscale_in_fp16(grad, scale):  # divides inside FP16: 1e8 is inf there, 2^15 leaves subnormals
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaled = (np.asarray(grad, np.float64) * scale).astype(np.float16)
+        return (scaled / np.float16(scale)).astype(np.float64)
+
+
+def _clipped(grad, scale):  # clips the overflow to FP16's max instead of reporting inf
+    return np.clip(ex.fp16_scaled_gradient(grad, scale), -65504 / scale, 65504 / scale)
+
+
+def _float32(grad, scale):  # the round trip through float32 instead of float16
+    return (np.asarray(grad, np.float64) * scale).astype(np.float32).astype(np.float64) / scale
+
+
+def test_q3_wrong_answers_name_the_case():
+    report = ex.q3.check(_round_first)
+    assert report.status == FAIL and report.message.startswith(f"for {CASES3[0]}: expected ")
+    assert " at index (" in report.message  # rounded before the scale: subnormal digits lost
+    report = ex.q3.check(_no_unscale)
+    assert report.status == FAIL and report.message.startswith(f"for {CASES3[0]}: expected ")
+    report = ex.q3.check(_unscale_in_fp16)
+    assert report.status == FAIL and report.message.startswith(f"for {CASES3[0]}: expected ")
+    report = ex.q3.check(_clipped)
+    assert report.status == FAIL, report
+    assert report.message.startswith(f"for {CASES3[4]}: expected array of shape (5,)")
+    assert report.message.endswith("(finite or inf/NaN in the wrong places)")
+    report = ex.q3.check(_float32)
+    assert report.status == FAIL and report.message.startswith(f"for {CASES3[0]}: expected ")
+    report = ex.q3.check(lambda grad, scale: grad)  # FP32's gradient, never rounded to FP16
+    assert report.status == FAIL and report.message.startswith(f"for {CASES3[0]}: expected ")
+
+
+def test_q3_case_with_scale_one_flushes_the_unscaled_student():
+    # rounding first passes case 2 only by accident (scale 1); case 3 (1e3) catches it too
+    case = ex.q3.cases[2][1]
+    assert np.all(_round_first(*case) == 0) and np.all(ex.fp16_scaled_gradient(*case) != 0)
+
+
+# ---- exercise 4: the optimizer compile builds under mixed_float16 -------------------------------
+
+def test_q4_config_is_what_keras_compile_builds_under_mixed_float16():
+    policy = keras.DTypePolicy("mixed_float16")
+    assert (policy.variable_dtype, policy.compute_dtype) == ("float32", "float16")
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="mse")
+    finally:
+        keras.config.set_dtype_policy(previous)
+    assert ex.q4.check(model.optimizer).passed
+    config = model.optimizer.get_config()
+    assert {k: config[k] for k in ex.q4.config} == ex.q4.config
+    assert ex.q4.check(keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(1e-3))).passed
+
+
+def test_q4_wrong_answers():
+    lso, adam = keras.optimizers.LossScaleOptimizer, keras.optimizers.Adam
+    _fails(ex.q4, adam(1e-3), "expected a LossScaleOptimizer, got Adam")
+    _fails(ex.q4, keras.DTypePolicy("mixed_float16"),
+           "expected a LossScaleOptimizer, got DTypePolicy")
+    _fails(ex.q4, lso(adam(1e-3), initial_scale=65504.0),  # FP16's max, not a power of two
+           "initial_scale: expected 32768, got 65504")
+    _fails(ex.q4, lso(adam(1e-3), initial_scale=1e3),  # the post's hand-picked constant
+           "initial_scale: expected 32768, got 1000")
+    _fails(ex.q4, lso(adam(1e-3), dynamic_growth_steps=1000),
+           "dynamic_growth_steps: expected 2,000, got 1,000")
+    _fails(ex.q4, lso(keras.optimizers.SGD(1e-3)), "inner optimizer: expected an Adam, got SGD")
+    _fails(ex.q4, lso(adam(1e-2)), "inner optimizer's learning_rate: expected 0.001, got 0.01")
+
+
+# ---- exercise 5: predict Adam's first step under a loss scale ----------------------------------
+
+def test_q5_keras_adam_matches_the_lessons_closed_form_and_the_identity():
+    steps = ex.keras_adam_first_steps()
+    assert steps["unscaled"] == pytest.approx(fx.adam_first_step(1e-8), rel=1e-4)
+    assert steps["scaled"] == pytest.approx(fx.adam_first_step(1e-8, scale=1e3), rel=1e-4)
+    assert steps["epsilon_divided"] == pytest.approx(steps["scaled"], rel=1e-4)
+    assert steps["scaled"] / steps["unscaled"] > 200  # the scale changes the step
+
+
+def _q5_ran():
+    q = ex.AdamScalePrediction("Exercise 5")
+    q.run()
+    return q
+
+
+def test_q5_solution_passes_and_student_copy_is_unattempted():
+    q = _q5_ran()
+    namespace = _namespace()
+    exec(CELLS["q5"], namespace)
+    assert q.check(namespace["prediction"]).passed
+    namespace = _namespace()
+    exec(student_source(CELLS["q5"]), namespace)
+    assert q.check(namespace["prediction"]).status == UNATTEMPTED
+    report = ex.AdamScalePrediction("Exercise 5").check((3.15e-6, 7.6e-4))
+    assert report.status == UNATTEMPTED and "q5.run()" in report.message
+
+
+def test_q5_wrong_answers():
+    q = _q5_ran()
+    unscaled, scaled = fx.adam_first_step(1e-8), fx.adam_first_step(1e-8, scale=1e3)
+    without = "step without the scale: you predicted "
+    with_ = "step with the scale 1e3: you predicted "
+    tail_u, tail_s = "Keras's Adam moved 3.15e-06 (within 2% passes)", \
+        "Keras's Adam moved 0.00076 (within 2% passes)"
+    _fails(q, (1e-3, 1e-3), without + "0.001, " + tail_u)  # "Adam's step is always lr"
+    _fails(q, (unscaled, unscaled), with_ + "3.15231e-06, " + tail_s)  # "the scale cancels"
+    textbook = 1e-3 * 1e-5 / (1e-5 + 1e-7)  # epsilon on the bias-corrected sqrt(v-hat)
+    _fails(q, (1e-3 * 1e-8 / (1e-8 + 1e-7), textbook), without + "9.09091e-05, " + tail_u)
+    _fails(q, (unscaled, textbook), with_ + "0.000990099, " + tail_s)
+    _fails(q, (unscaled, 1e3 * unscaled), with_ + "0.00315231, " + tail_s)  # "the step scales"
+    _fails(q, 7.6e-4, "expected two numbers (step without, step with the scale), got 0.00076")
+    assert q.check((unscaled, scaled)).passed
