@@ -309,7 +309,9 @@ def open_and_run(server: LabServer, context, name: str) -> OpenNotebook:
     page = context.new_page()
     console_errors: list[str] = []
     page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    workspace = f"e2e-{Path(name).stem}"  # one workspace per page: no tabs restored from another
+    # one workspace per notebook path (exercises/student/01_adax is not 01_adax): a shared one
+    # would restore the other notebook's tab beside this one
+    workspace = "e2e-" + re.sub(r"[^A-Za-z0-9_-]", "-", str(Path(name).with_suffix("")))
     page.goto(f"{server.url}/lab/workspaces/{workspace}/tree/{name}?token={server.token}")
     expect(page.locator(".jp-NotebookPanel")).to_have_count(1, timeout=PAGE_TIMEOUT)
     expect(page.locator(".jp-Notebook .jp-Cell").first).to_be_visible(timeout=PAGE_TIMEOUT)
