@@ -6,6 +6,9 @@ PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2]
 STAMP  := $(VENV)/.installed-py$(PYVER)
 # MPLBACKEND is unset for kernels: a non-inline backend (e.g. Agg) would store no figures.
 NBVAL  := --nbval --nbval-current-env --sanitize-with notebooks/nbval_sanitize.cfg
+# Kernels that test or store outputs: a claim that fails raises (a student's kernel shows it and
+# goes on), and no progress bar is stored (a student sees it live).
+KERNEL_ENV := env -u MPLBACKEND LESSONS_STRICT=1 TQDM_DISABLE=1
 # Tests run in parallel processes (pytest-xdist): whole files per process for the unit tests, whole
 # notebooks per process for nbval (a notebook's cells share one kernel).
 PARALLEL := -n auto --maxprocesses=4
@@ -38,7 +41,7 @@ unit: $(STAMP)
 	$(BIN)/pytest tests -m "not e2e" $(PARALLEL) --dist loadfile --durations=15
 
 nbval: $(STAMP)
-	env -u MPLBACKEND $(BIN)/pytest $(NBVAL) $(PARALLEL) --dist loadscope notebooks --durations=10
+	$(KERNEL_ENV) $(BIN)/pytest $(NBVAL) $(PARALLEL) --dist loadscope notebooks --durations=10
 
 # The same notebooks as another CPU would run them: oneDNN limited to one ISA level below this
 # machine's best (AVX2 on AVX-512, else SSE4.1) and one intra-op thread. Stored outputs that
@@ -49,7 +52,7 @@ PORTABLE_XLA = $(if $(filter AVX2,$(PORTABLE_ISA)),AVX2,SSE4_2)
 
 nbval-portable: $(STAMP)
 	@echo "nbval with ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) TF_NUM_INTRAOP_THREADS=1"
-	env -u MPLBACKEND ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) \
+	$(KERNEL_ENV) ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) \
 	  TF_NUM_INTRAOP_THREADS=1 \
 	  $(BIN)/pytest $(NBVAL) $(PARALLEL) --dist loadscope notebooks --durations=10
 
@@ -57,13 +60,13 @@ e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e -m e2e --durations=10
 
 notebooks: $(STAMP)
-	env -u MPLBACKEND $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
 
 # Student copies of the exercise notebooks: solutions replaced by blanks, then executed so the
 # stored outputs show every check UNATTEMPTED. The instructor notebooks are executed too.
 exercises: $(STAMP)
 	$(BIN)/python scripts/make_student.py notebooks/exercises/*.ipynb
-	env -u MPLBACKEND $(BIN)/python scripts/execute_notebooks.py notebooks/exercises/*.ipynb \
+	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py notebooks/exercises/*.ipynb \
 	  notebooks/exercises/student/*.ipynb
 
 # RISE slide metadata for the lesson notebooks: each ## section a slide, each ### a sub-slide.

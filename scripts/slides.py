@@ -1,8 +1,9 @@
 """Give every lesson notebook RISE slide metadata (`make slides`; idempotent).
 
-A Markdown cell that holds a level-1 or level-2 heading starts a new slide; one with only a
-level-3 heading a sub-slide (below the current slide); every other cell continues the slide it
-follows. jupyterlab-rise (the `teach` extra) presents the notebook from this metadata.
+A Markdown cell that opens with a level-1 or level-2 heading starts a new slide; one that opens
+with a level-3 heading a sub-slide (below the current slide); every other cell continues the slide
+it follows. Headings open their cells (a test keeps it so), so a slide never carries the tail of
+the section before. jupyterlab-rise (the `teach` extra) presents the notebook from this metadata.
 
     python scripts/slides.py notebooks/0*.ipynb
 """
@@ -15,15 +16,13 @@ from pathlib import Path
 
 import nbformat
 
-HEADING = re.compile(r"^(#{1,3}) ", re.M)
+HEADING = re.compile(r"^(#{1,3}) ")
 
 
 def slide_type(cell) -> str:
-    """A Markdown cell holding a #/## heading (on any line) opens a slide, a ### a sub-slide."""
-    if cell.cell_type == "markdown":
-        levels = [len(m.group(1)) for m in HEADING.finditer(cell.source)]
-        if levels:
-            return "slide" if min(levels) <= 2 else "subslide"
+    """A Markdown cell that opens with a #/## heading opens a slide, with a ### a sub-slide."""
+    if cell.cell_type == "markdown" and (m := HEADING.match(cell.source)):
+        return "slide" if len(m.group(1)) <= 2 else "subslide"
     return "-"
 
 

@@ -86,8 +86,10 @@ def import_tensorflow():
     return tf
 
 
-def setup(seed: int = 0, *, figure_dpi: int = 110) -> None:
-    """Make a notebook or test reproducible and quiet.
+def setup(seed: int = 0, *, figure_dpi: int = 110):
+    """Make a notebook or test reproducible and quiet; return the ``tensorflow`` module.
+
+    A notebook's one setup cell is ``tf = lessons.setup(0)``.
 
     Args:
         seed: seed for Python's ``random``, NumPy and TensorFlow, and the course seed that
@@ -114,6 +116,7 @@ def setup(seed: int = 0, *, figure_dpi: int = 110) -> None:
         "font.size": 10,
         "svg.hashsalt": "lessons",
     })
+    return tf
 
 
 def device_summary() -> dict[str, object]:
