@@ -1,16 +1,16 @@
-"""Lesson 01: AdaX vs Adam, and the step-dependent beta2-hat behind both.
+"""Lesson 01: AdaX vs Adam, and the step-dependent beta2_hat behind both.
 
 Post: https://kexue.fm/archives/7387. Both optimizers' bias-corrected second moment is a moving
-average ``v_hat_t = B_t v_hat_{t-1} + (1 - B_t) g_t^2`` with a step-dependent ``B_t``:
+average ``v_hat_t = beta2_hat_t v_hat_{t-1} + (1 - beta2_hat_t) g_t^2`` with a step-dependent ``beta2_hat_t``:
 
-    Adam       B_t = b2 (1 - b2^(t-1)) / (1 - b2^t)    0 at t = 1, -> b2
-    AdaX       B_t = 1 - b2 / ((1 + b2)^t - 1)         0 at t = 1, -> 1
-    Adafactor  B_t = 1 - t^(-c)                        0 at t = 1, -> 1
+    Adam       beta2_hat_t = b2 (1 - b2^(t-1)) / (1 - b2^t)    0 at t = 1, -> b2
+    AdaX       beta2_hat_t = 1 - b2 / ((1 + b2)^t - 1)         0 at t = 1, -> 1
+    Adafactor  beta2_hat_t = 1 - t^(-c)                        0 at t = 1, -> 1
 
 ``AdaX`` keeps ``v_hat`` itself as its state and updates it in that moving-average form, so it never
 forms ``(1 + b2)^t``, which overflows float32 near step 887,000 (and ``v`` with it).
 
-Modules: ``optimizer`` (AdaX only), ``schedules`` (beta2-hat, departure, freeze, overflow, the
+Modules: ``optimizer`` (AdaX only), ``schedules`` (beta2_hat, departure, freeze, overflow, the
 post's criterion, v-hat both ways; float64 NumPy), ``one_step`` (one AdaX update from a chosen
 state), ``experiment`` (digits training, `SecondMomentTrace`), ``claims`` (the lesson's claim
 checks) and ``views`` (tables, figures, the schedule explorer).
@@ -33,6 +33,7 @@ from lessons.adax.experiment import (
     second_moment_of,
     summarize_digits,
     train_digits,
+    vhat_by_optimizer,
     vhat_change,
 )
 from lessons.adax.one_step import (
@@ -84,6 +85,7 @@ __all__ = [
     "later_gradient_share", "make_optimizer", "new_gradient_weight", "one_more_gradient",
     "one_more_gradient_claims", "overflow_step", "plot_runs", "plot_schedules",
     "schedule_curves", "schedule_explorer", "second_moment_of", "step_from_state",
-    "summarize_digits", "train_digits", "vhat_both_ways", "vhat_change", "vhat_direct",
+    "summarize_digits", "train_digits", "vhat_both_ways", "vhat_by_optimizer",
+    "vhat_change", "vhat_direct",
     "vhat_moving_average",
 ]

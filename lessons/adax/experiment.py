@@ -74,7 +74,7 @@ def second_moment_of(optimizer, variable) -> np.ndarray:
     """The bias-corrected second moment v-hat the optimizer currently holds for ``variable``.
 
     Keras's Adam stores the raw v (v-hat = v / (1 - b2^t)); its Adafactor stores v-hat directly
-    (no correction needed since B_1 = 0); for a variable of rank >= 2 it is the factored estimate.
+    (no correction needed since beta2_hat_1 = 0); for a variable of rank >= 2 it is the factored estimate.
     """
     index = optimizer._get_variable_index(variable)
     if isinstance(optimizer, AdaX):
@@ -85,6 +85,34 @@ def second_moment_of(optimizer, variable) -> np.ndarray:
     if isinstance(optimizer, keras.optimizers.Adafactor):
         return optimizer._v[index].numpy()
     raise ValueError(f"optimizer must be Adam, AdaX or Adafactor, got {type(optimizer).__name__}")
+
+
+def vhat_by_optimizer(rule: str, grads, param: float | None = None) -> np.ndarray:
+    """The v-hat that Keras's ``Adam`` or our ``AdaX`` holds after each gradient of ``grads``.
+
+    One float32 variable of shape ``grads.shape[1:]`` gets one ``apply_gradients`` per row of
+    ``grads``; after each, `second_moment_of` reads the optimizer's v-hat (Adam: its stored v
+    divided by ``1 - beta_2^t``). Compare with `vhat_moving_average` (float64).
+
+    Args:
+        rule: "adam" or "adax".
+        grads: finite gradients, shape [steps, ...] with steps >= 1.
+        param: beta_2; None (default) takes ``DEFAULTS[rule]`` (0.999, 1e-4).
+    Returns:
+        v-hat after every step, float64 array of shape [steps, ...].
+    """
+    one_of("rule", rule, ("adam", "adax"))
+    g = np.asarray(grads, np.float64)
+    if g.ndim < 1 or g.shape[0] < 1 or not np.all(np.isfinite(g)):
+        raise ValueError("grads must be a finite array of shape [steps, ...] with steps >= 1")
+    variable = keras.Variable(np.zeros(g.shape[1:], np.float32), name="w")
+    optimizer = make_optimizer(rule, param=param)
+    optimizer.build([variable])
+    out = []
+    for g_t in g.astype(np.float32):
+        optimizer.apply_gradients([(g_t, variable)])
+        out.append(second_moment_of(optimizer, variable))
+    return np.asarray(out, np.float64)
 
 
 class SecondMomentTrace(keras.callbacks.Callback):

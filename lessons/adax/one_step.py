@@ -56,7 +56,7 @@ class OneMoreGradient:
     steps: np.ndarray  # [n] the 1-based steps t
     gradient: float
     v_hat_before: float
-    weight: np.ndarray  # [n] 1 - B_t, float64
+    weight: np.ndarray  # [n] 1 - beta2_hat_t, float64
     v_hat_exact: np.ndarray  # [n] the literal rule in float64 (exact to ~1e-16)
     v_hat_adax: np.ndarray  # [n] adax.AdaX (float32 TensorFlow)
     v_hat_literal_float32: np.ndarray  # [n] the literal rule in float32 (NaN once it overflows)

@@ -25,7 +25,7 @@ class AdaX(keras.optimizers.Optimizer):
     to sqrt(v), the uncorrected v.
 
     The state is ``v_hat`` itself, updated as the moving average
-    ``v_hat += (1 - B_t) (g^2 - v_hat)`` with ``1 - B_t = b2 / expm1(t log1p(b2))``:
+    ``v_hat += (1 - beta2_hat_t) (g^2 - v_hat)`` with ``1 - beta2_hat_t = b2 / expm1(t log1p(b2))``:
     algebraically the same rule, but finite for any number of steps, where ``(1 + b2)^t``
     overflows float32 at step 887,126 for b2 = 1e-4. The weight falls below float32's smallest
     normal number near step 781,000 and is exactly 0 once the float32 denominator overflows
@@ -110,20 +110,22 @@ class AdaX(keras.optimizers.Optimizer):
         """Update step given gradient and the associated model variable."""
         lr = ops.cast(learning_rate, variable.dtype)
         gradient = ops.cast(gradient, variable.dtype)
-        weight = ops.cast(self._new_gradient_weight(), variable.dtype)  # 1 - beta2-hat_t
+        one_minus_beta2_hat = ops.cast(self._new_gradient_weight(), variable.dtype)
         m = self.momentum(variable)
         v_hat = self.second_moment(variable)
 
-        # m += (1 - b1) (g - m);  v_hat += (1 - beta2-hat_t) (g^2 - v_hat)
+        # m += (1 - beta_1) (g - m);  v_hat += (1 - beta2_hat_t) (g^2 - v_hat)
         self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1.0 - self.beta_1))
-        self.assign_add(v_hat, ops.multiply(ops.subtract(ops.square(gradient), v_hat), weight))
+        self.assign_add(
+            v_hat, ops.multiply(ops.subtract(ops.square(gradient), v_hat), one_minus_beta2_hat)
+        )
         # theta -= lr m / (sqrt(v_hat) + epsilon)
         self.assign_sub(
             variable, ops.divide(ops.multiply(m, lr), ops.add(ops.sqrt(v_hat), self.epsilon))
         )
 
     def _new_gradient_weight(self):
-        """``1 - beta2-hat_t = b2 / ((1 + b2)^t - 1)``, without forming the power (float32).
+        """``1 - beta2_hat_t = b2 / ((1 + b2)^t - 1)``, without forming the power (float32).
 
         ``b2 / expm1(t log1p(b2))``: exact near t = 1, and ``b2 / inf = 0`` once it overflows.
         """

@@ -1,12 +1,12 @@
-"""The step-dependent beta2-hat of Adam, AdaX and Adafactor, in float64 NumPy.
+"""The step-dependent beta2_hat of Adam, AdaX and Adafactor, in float64 NumPy.
 
 Both Adam's and AdaX's bias-corrected second moment is a moving average
-``v_hat_t = B_t v_hat_{t-1} + (1 - B_t) g_t^2`` with a step-dependent ``B_t`` (the post,
+``v_hat_t = beta2_hat_t v_hat_{t-1} + (1 - beta2_hat_t) g_t^2`` with a step-dependent ``beta2_hat_t`` (the post,
 section "等价形式变换"):
 
-    Adam       B_t = b2 (1 - b2^(t-1)) / (1 - b2^t)    0 at t = 1, -> b2
-    AdaX       B_t = 1 - b2 / ((1 + b2)^t - 1)         0 at t = 1, -> 1
-    Adafactor  B_t = 1 - t^(-c)                        0 at t = 1, -> 1
+    Adam       beta2_hat_t = b2 (1 - b2^(t-1)) / (1 - b2^t)    0 at t = 1, -> b2
+    AdaX       beta2_hat_t = 1 - b2 / ((1 + b2)^t - 1)         0 at t = 1, -> 1
+    Adafactor  beta2_hat_t = 1 - t^(-c)                        0 at t = 1, -> 1
 
 Here: the schedules, where AdaX leaves the plain running mean (departure) and where its v-hat
 freezes, the step at which the literal ``(1 + b2)^t`` overflows, the post's criterion, and v-hat
@@ -55,7 +55,7 @@ def check_param(rule: str, value: float | None) -> float:
 
 
 def new_gradient_weight(t, rule: str = "adax", param: float | None = None):
-    """``1 - B_t``: the weight of the newest g^2 in v-hat, computed without cancellation.
+    """``1 - beta2_hat_t``: the weight of the newest g^2 in v-hat, computed without cancellation.
 
     Args:
         t: integer step(s) >= 1, any shape.
@@ -75,7 +75,7 @@ def new_gradient_weight(t, rule: str = "adax", param: float | None = None):
 
 
 def beta2_hat_adam(t, beta_2: float = 0.999):
-    """Adam's effective ``B_t = b2 (1 - b2^(t-1)) / (1 - b2^t)`` (0 at t = 1, -> b2).
+    """Adam's effective ``beta2_hat_t = b2 (1 - b2^(t-1)) / (1 - b2^t)`` (0 at t = 1, -> b2).
 
     Args:
         t: integer step(s) >= 1, any shape.
@@ -88,7 +88,7 @@ def beta2_hat_adam(t, beta_2: float = 0.999):
 
 
 def beta2_hat_adax(t, beta_2: float = 1e-4):
-    """AdaX's effective ``B_t = 1 - b2 / ((1 + b2)^t - 1)`` (0 at t = 1, -> 1).
+    """AdaX's effective ``beta2_hat_t = 1 - b2 / ((1 + b2)^t - 1)`` (0 at t = 1, -> 1).
 
     Args:
         t: integer step(s) >= 1, any shape.
@@ -98,7 +98,7 @@ def beta2_hat_adax(t, beta_2: float = 1e-4):
 
 
 def beta2_hat_adafactor(t, c: float = 0.8):
-    """Adafactor's ``B_t = 1 - t^(-c)`` (0 at t = 1, -> 1).
+    """Adafactor's ``beta2_hat_t = 1 - t^(-c)`` (0 at t = 1, -> 1).
 
     Args:
         t: integer step(s) >= 1, any shape.
@@ -123,12 +123,12 @@ def _solve_x_over_expm1(target: float) -> float:
 
 
 def adax_departure_step(beta_2: float = 1e-4, ratio: float = 0.5) -> int:
-    """First step t at which AdaX's new-gradient weight ``1 - B_t`` is at most ``ratio / t``.
+    """First step t at which AdaX's new-gradient weight ``1 - beta2_hat_t`` is at most ``ratio / t``.
 
-    Before it, v-hat is (nearly) the plain mean of all g^2 seen, ``B_t ~ 1 - 1/t``. Exactly, with
+    Before it, v-hat is (nearly) the plain mean of all g^2 seen, ``beta2_hat_t ~ 1 - 1/t``. Exactly, with
     ``x = t ln(1 + b2)``::
 
-        t (1 - B_t) = t b2 / (e^x - 1) = (b2 / ln(1 + b2)) * x / (e^x - 1),
+        t (1 - beta2_hat_t) = t b2 / (e^x - 1) = (b2 / ln(1 + b2)) * x / (e^x - 1),
 
     a function of x times the factor ``b2 / ln(1 + b2) = 1 + b2/2 - ...``. So the step is
     ``ceil(x* / ln(1 + b2))`` where x* solves ``x / (e^x - 1) = ratio ln(1 + b2) / b2``: 12,566 for
@@ -137,7 +137,7 @@ def adax_departure_step(beta_2: float = 1e-4, ratio: float = 0.5) -> int:
 
     Args:
         beta_2: AdaX's beta_2 > 0 (default 1e-4).
-        ratio: threshold in (0, 1) on ``t (1 - B_t)`` (default 0.5).
+        ratio: threshold in (0, 1) on ``t (1 - beta2_hat_t)`` (default 0.5).
     """
     beta_2 = check_param("adax", beta_2)
     ratio = number("ratio", ratio, low=0.0, high=1.0, low_open=True, high_open=True)
@@ -215,12 +215,12 @@ def overflow_step(beta_2: float = 1e-4, dtype: str = "float32") -> int:
 
 @dataclass(frozen=True)
 class Criterion:
-    """The post's criterion ``B_1 = 0, B_inf = 1`` for one schedule, checked numerically."""
+    """The post's criterion ``beta2_hat_1 = 0, beta2_hat_inf = 1`` for one schedule, checked numerically."""
 
     rule: str
     param: float
-    b_first: float  # B_1
-    weight_last: float  # 1 - B_t at t_last
+    b_first: float  # beta2_hat_1
+    weight_last: float  # 1 - beta2_hat_t at t_last
     t_last: float
     tol: float
 
@@ -239,7 +239,7 @@ class Criterion:
 
 def check_criterion(rule: str, param: float | None = None, t_last: float = 1e15,
                     tol: float = 1e-6) -> Criterion:
-    """Check ``B_1 = 0`` and ``1 - B_t <= tol`` at a very late step ``t_last``.
+    """Check ``beta2_hat_1 = 0`` and ``1 - beta2_hat_t <= tol`` at a very late step ``t_last``.
 
     Args:
         rule: "adam", "adax" or "adafactor".
@@ -256,13 +256,13 @@ def check_criterion(rule: str, param: float | None = None, t_last: float = 1e15,
 
 def schedule_curves(t=None, adam_beta_2: float = 0.999, adax_beta_2: float = 1e-4,
                     c: float = 0.8) -> dict:
-    """B_t and 1 - B_t of the three schedules on the steps ``t``.
+    """beta2_hat_t and 1 - beta2_hat_t of the three schedules on the steps ``t``.
 
     Args:
         t: integer steps >= 1; None (default) gives ~300 log-spaced steps from 1 to 1e6.
         adam_beta_2, adax_beta_2, c: the schedules' parameters (defaults 0.999, 1e-4, 0.8).
     Returns:
-        ``{"t": t, "beta2_hat": {rule: B_t}, "weight": {rule: 1 - B_t}, "departure": step}``
+        ``{"t": t, "beta2_hat": {rule: beta2_hat_t}, "weight": {rule: 1 - beta2_hat_t}, "departure": step}``
         where ``departure = adax_departure_step(adax_beta_2)``.
     """
     t = np.unique(np.round(np.logspace(0, 6, 300))) if t is None else _steps(t)
@@ -315,7 +315,7 @@ def vhat_direct(grads, rule: str = "adax", beta_2: float | None = None) -> np.nd
 
 
 def vhat_moving_average(grads, rule: str = "adax", param: float | None = None) -> np.ndarray:
-    """v-hat as the moving average ``v_hat_t = B_t v_hat_{t-1} + (1 - B_t) g_t^2``.
+    """v-hat as the moving average ``v_hat_t = beta2_hat_t v_hat_{t-1} + (1 - beta2_hat_t) g_t^2``.
 
     Args:
         grads: gradients, shape [steps, ...].

@@ -42,7 +42,7 @@ def format_vhat_both_ways(result: dict, coordinate: int = 2) -> str:
     lines = []
     for rule in ("adam", "adax"):
         r = result[rule]
-        lines.append(f"{rule:5s} v-hat after {steps} steps: {r['direct'][-1, coordinate]:9.4f} "
+        lines.append(f"{rule:5s} v_hat after {steps} steps: {r['direct'][-1, coordinate]:9.4f} "
                      f"(direct) {r['moving_average'][-1, coordinate]:9.4f} (moving average); "
                      f"all {steps * n} agree to {_power_of_ten(result['rtol'])}: {r['agree']}")
     return "\n".join(lines)
@@ -60,21 +60,21 @@ def format_overflow_steps(beta_2: float = 1e-4) -> str:
 
 
 def format_one_more_gradient(demo: OneMoreGradient) -> str:
-    """The table of `one_more_gradient`: 1 - B_t and v-hat after the step, three ways."""
+    """The table of `one_more_gradient`: 1 - beta2_hat_t and v-hat after the step, three ways."""
     lines = [f"one more gradient g = {demo.gradient:g} (g^2 = {demo.gradient**2:g}) "
              f"into v_hat = {demo.v_hat_before:g}",
-             f"{'step t':>10s} {'1 - B_t':>9s} {'float64 rule':>13s} {'AdaX':>11s} "
+             f"{'step t':>10s} {'1 - beta2_hat':>13s} {'float64 rule':>13s} {'AdaX':>11s} "
              f"{'literal fp32':>13s}"]
     for row in zip(demo.steps, demo.weight, demo.v_hat_exact, demo.v_hat_adax,
                    demo.v_hat_literal_float32, strict=True):
         t, w, exact, ours, literal = row
-        lines.append(f"{t:>10,d} {w:9.2e} {exact:13.9f} {ours:11.7f} {literal:13.7f}")
+        lines.append(f"{t:>10,d} {w:13.2e} {exact:13.9f} {ours:11.7f} {literal:13.7f}")
     return "\n".join(lines)
 
 
 def format_schedule_weights(steps=WEIGHT_STEPS, beta_2: float = 1e-4) -> str:
-    """The weight 1 - B_t of each rule (default parameters) beside 1/t, then AdaX's departure
-    and freeze steps for ``beta_2``.
+    """``1 - beta2_hat_t``, the newest g^2's weight in v-hat, of each rule (default parameters)
+    beside 1/t, then AdaX's departure and freeze steps for ``beta_2``.
 
     Args:
         steps: integer steps >= 1 (default 1, 10, ..., 10^6).
@@ -86,16 +86,17 @@ def format_schedule_weights(steps=WEIGHT_STEPS, beta_2: float = 1e-4) -> str:
                *(Column(rule, name, ".2e") for rule, name in
                  zip(RULES, ("Adam", "AdaX", "Adafactor"), strict=True))]
     return "\n".join([
-        "weight 1 - B_t of the newest g^2 (default parameters) and of a plain mean (1/t):",
+        "1 - beta2_hat, the newest g^2's weight in v_hat (default parameters), and 1/t, a plain "
+        "mean's:",
         format_table(rows, columns),
-        f"AdaX's weight falls below half of 1/t from step {adax_departure_step(beta_2, 0.5):,}",
-        f"AdaX's v-hat is frozen (later gradients < 0.01% of it) from step "
+        f"AdaX's 1 - beta2_hat falls below half of 1/t from step {adax_departure_step(beta_2, 0.5):,}",
+        f"AdaX's v_hat is frozen (later gradients < 0.01% of it) from step "
         f"{adax_freeze_step(beta_2, 1e-4):,}",
     ])
 
 
 def format_criteria() -> str:
-    """The post's criterion B_1 = 0, B_inf = 1 for each rule at its default parameter."""
+    """The post's criterion beta2_hat_1 = 0, beta2_hat_inf = 1 for each rule (default parameter)."""
     rows = []
     for rule in RULES:
         c = check_criterion(rule)
@@ -104,8 +105,9 @@ def format_criteria() -> str:
                      "ends": c.ends_at_one, "holds": c.holds})
     return format_table(rows, [
         Column("rule", "optimizer"), Column("param", "beta_2 / c", "g"),
-        Column("b_first", "B_1", ".1f"), Column("weight_last", "1 - B at t=1e15", ".1e"),
-        Column("starts", "B_1 = 0"), Column("ends", "B_inf = 1"),
+        Column("b_first", "beta2_hat_1", ".1f"),
+        Column("weight_last", "1 - beta2_hat @1e15", ".1e"),
+        Column("starts", "starts at 0"), Column("ends", "ends at 1"),
         Column("holds", "criterion holds"),
     ])
 
@@ -142,7 +144,7 @@ def _two_panels():
 
 
 def plot_schedules(curves: dict):
-    """Two panels: B_t against log t, and 1 - B_t against 1/t on log-log axes.
+    """Two panels: beta2_hat_t against log t, and 1 - beta2_hat_t against 1/t on log-log axes.
 
     The dashed line marks where AdaX leaves 1 - 1/t (``curves["departure"]``).
 

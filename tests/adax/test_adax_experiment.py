@@ -209,3 +209,34 @@ def test_try_it_3_traces_a_hidden_weight_that_learns():
     assert np.mean(x[:, 28] > 0) > 0.8 and divmod(28, 8) == (3, 4)
     assert np.flatnonzero(~np.any(x > 0, axis=0)).tolist() == [0, 32, 39]  # ... these never
     adax.plot_runs([run])
+
+
+@pytest.mark.parametrize("rule", ["adam", "adax"])
+def test_vhat_by_optimizer_is_the_moving_average_with_beta2_hat(rule):
+    """The notebook's from-scratch cells: Keras's Adam and our AdaX hold the float64 moving
+    average v_hat_t = beta2_hat_t v_hat_{t-1} + (1 - beta2_hat_t) g_t^2, to float32 rounding."""
+    g = np.array([[0.5, 1e-3], [-1.0, 2e-3], [2.0, 0.0], [0.1, -5e-4], [-3.0, 1e-3], [1.5, 0.0]])
+    got = adax.vhat_by_optimizer(rule, g)
+    t = np.arange(1, len(g) + 1)
+    beta2_hat = adax.BETA2_HAT[rule](t)
+    want = np.zeros_like(g)
+    for i in range(len(g)):  # an independent loop of the notebook's recursion
+        previous = want[i - 1] if i else 0.0
+        want[i] = beta2_hat[i] * previous + (1.0 - beta2_hat[i]) * g[i] ** 2
+    assert got.shape == g.shape and got.dtype == np.float64
+    np.testing.assert_allclose(got, want, rtol=2e-6)
+    np.testing.assert_allclose(got[0], g[0] ** 2, rtol=1e-6)  # beta2_hat_1 = 0
+
+
+def test_vhat_by_optimizer_takes_beta_2_and_rejects_bad_input():
+    g = np.array([1.0, 3.0, -2.0])
+    wide = adax.vhat_by_optimizer("adax", g, param=0.5)
+    np.testing.assert_allclose(wide, adax.vhat_direct(g, "adax", 0.5), rtol=1e-6)
+    with pytest.raises(ValueError, match="rule"):
+        adax.vhat_by_optimizer("adafactor", g)
+    with pytest.raises(ValueError, match="grads"):
+        adax.vhat_by_optimizer("adam", [])
+    with pytest.raises(ValueError, match="grads"):
+        adax.vhat_by_optimizer("adam", [1.0, np.nan])
+    with pytest.raises(ValueError, match="beta_2"):
+        adax.vhat_by_optimizer("adam", g, param=1.0)

@@ -2,7 +2,7 @@
 
 The notebook writes Keras's Adam as ``theta -= alpha_t m / (sqrt(v) + eps)`` with
 ``alpha_t = lr sqrt(1 - b2^t) / (1 - b1^t)`` (eps on the *uncorrected* v), and Keras's Adafactor as
-``v_hat = B_t v_hat + (1 - B_t)(g^2 + 1e-30)``, ``B_t = 1 - t^(-0.8)``,
+``v_hat = beta2_hat_t v_hat + (1 - beta2_hat_t)(g^2 + 1e-30)``, ``beta2_hat_t = 1 - t^(-0.8)``,
 ``theta -= max(1e-3, RMS(theta)) min(lr, 1/sqrt(t)) u / max(1, RMS(u))``, ``u = g / sqrt(v_hat)``.
 """
 

@@ -39,7 +39,7 @@ def run_adax(theta, grads, **kwargs):
 @pytest.mark.parametrize("beta_2", [1e-4, 0.05])
 def test_adax_matches_literal_rule(scale, beta_2):
     rng = np.random.default_rng(int(scale * 1e6) % 997)
-    steps = 120  # with beta_2 = 0.05, b2 t reaches 6: well past where B_t leaves 1 - 1/t
+    steps = 120  # with beta_2 = 0.05, b2 t reaches 6: well past where beta2_hat_t leaves 1 - 1/t
     theta0 = rng.normal(size=(4, 3))
     # gradients whose size also drifts over an order of magnitude, as in training
     grads = scale * rng.normal(size=(steps, 4, 3)) * np.exp(rng.normal(size=(steps, 1, 1)))
@@ -77,7 +77,7 @@ def _literal_one_step(step, theta, g, m, v_hat, lr=1e-3, b1=0.9, b2=1e-4, eps=1e
 @pytest.mark.parametrize("step", [1, 2, 10_000, 50_000, 886_000, 890_000, 2_000_000])
 def test_long_runs_match_float64_literal_rule(step):
     theta = np.array([0.5, -1.0, 2.0], np.float32)
-    g = np.array([1e3, -3.0, 1e-3], np.float32)  # g^2 >> v_hat so a tiny 1 - B_t still shows
+    g = np.array([1e3, -3.0, 1e-3], np.float32)  # g^2 >> v_hat so a tiny 1 - beta2_hat_t still shows
     m = np.array([0.2, 0.1, -0.3], np.float32)
     v_hat = np.array([1.0, 4.0, 1e-4], np.float32)
     got = adax.step_from_state(step, theta, g, m, v_hat)
@@ -85,7 +85,7 @@ def test_long_runs_match_float64_literal_rule(step):
     for a, b in zip(got, want, strict=True):
         assert np.all(np.isfinite(a))
         np.testing.assert_allclose(a, b, rtol=2e-6)
-    if step == 50_000:  # 1 - B_t = 6.8e-7 here, and v_hat[0] visibly moves by 0.68
+    if step == 50_000:  # 1 - beta2_hat_t = 6.8e-7 here, and v_hat[0] visibly moves by 0.68
         assert got[2][0] == pytest.approx(1.0 + 1e6 * 1e-4 / math.expm1(5e4 * math.log1p(1e-4)),
                                           rel=1e-5)
 
@@ -121,7 +121,7 @@ def test_adax_state_is_finite_for_any_step_under_xla():
 
 
 def test_adax_weight_underflows_then_is_exactly_zero_once_expm1_overflows():
-    # float64: 1 - B_t drops below float32's smallest normal number near step 781,000 ...
+    # float64: 1 - beta2_hat_t drops below float32's smallest normal number near step 781,000 ...
     t = np.arange(780_000, 783_000)
     below = adax.new_gradient_weight(t, "adax", 1e-4) < np.finfo(np.float32).tiny
     assert int(t[np.argmax(below)]) == 781_302

@@ -1,4 +1,4 @@
-"""Lesson 01: the beta2-hat schedules against closed forms, exact arithmetic and brute force;
+"""Lesson 01: the beta2_hat schedules against closed forms, exact arithmetic and brute force;
 departure and freeze steps; the post's criterion; v-hat computed both ways."""
 
 import warnings
@@ -23,7 +23,7 @@ def test_schedules_match_naive_closed_forms_where_those_are_accurate():
                                rtol=1e-12, atol=1e-15)
     for rule, fn in adax.BETA2_HAT.items():
         b = fn(t)
-        assert fn(1) == pytest.approx(0.0, abs=1e-15), rule  # B_1 = 0: v_hat_1 = g_1^2
+        assert fn(1) == pytest.approx(0.0, abs=1e-15), rule  # beta2_hat_1 = 0: v_hat_1 = g_1^2
         assert np.all(np.diff(b) >= 0) and np.all((0 <= b) & (b <= 1)), rule
 
 
@@ -99,7 +99,7 @@ def test_departure_formula_against_exact_float64_weights(beta_2):
     t = np.unique(np.round(np.logspace(0, np.log10(20 / beta_2), 200)))
     exact = t * adax.new_gradient_weight(t, "adax", beta_2)  # t b2 / expm1(t log1p(b2))
     x = t * np.log1p(beta_2)
-    # the notebook's formula: t (1 - B_t) = (b2 / ln(1 + b2)) x / (e^x - 1)
+    # the notebook's formula: t (1 - beta2_hat_t) = (b2 / ln(1 + b2)) x / (e^x - 1)
     np.testing.assert_allclose(exact, beta_2 / np.log1p(beta_2) * x / np.expm1(x), rtol=1e-12)
     if beta_2 >= 1e-2:  # without the factor b2 / ln(1 + b2) it is off by b2 / 2 and more
         assert np.min(np.abs(exact / (x / np.expm1(x)) - 1)) > 0.4 * beta_2
@@ -147,7 +147,7 @@ def test_freeze_step_by_definition(beta_2, share, want):
         assert _coefficients(5_000, beta_2)[t:].sum() <= share
         assert _coefficients(5_000, beta_2)[t - 1:].sum() > share
     assert t > adax.adax_departure_step(beta_2)  # departing is not yet being frozen
-    if (beta_2, share) == (1e-4, 1e-4):  # the notebook: 1 - B_t is about 1e-8 there, 7.3x later
+    if (beta_2, share) == (1e-4, 1e-4):  # the notebook: 1 - beta2_hat_t is about 1e-8 there, 7.3x later
         assert adax.new_gradient_weight(t, "adax", beta_2) == pytest.approx(1e-8, rel=1e-3)
         assert t / adax.adax_departure_step(beta_2) == pytest.approx(7.33, abs=0.01)
 
@@ -179,7 +179,7 @@ def test_overflow_step_rejects_bad_dtype():
 def test_criterion_per_optimizer():
     adam, ax, af = (adax.check_criterion(r) for r in adax.RULES)
     assert adam.starts_at_zero and not adam.ends_at_one and not adam.holds
-    assert adam.weight_last == pytest.approx(1 - 0.999, rel=1e-12)  # B_inf = b2, not 1
+    assert adam.weight_last == pytest.approx(1 - 0.999, rel=1e-12)  # beta2_hat_inf = b2, not 1
     assert ax.holds and ax.b_first == pytest.approx(0, abs=1e-15) and ax.weight_last == 0.0
     assert af.holds and af.weight_last == pytest.approx(1e15**-0.8, rel=1e-12)
     # an Adam with beta_2 -> 1 passes the late check but is then slow from the very start

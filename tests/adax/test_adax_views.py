@@ -77,7 +77,7 @@ def test_format_vhat_both_ways_prints_the_notebook_lines():
             want = ((1 - b2) * b2 ** (300 - t) / (1 - b2**300)) @ g2
         else:
             want = (b2 * (1 + b2) ** (300 - t) / ((1 + b2) ** 300 - 1)) @ g2
-        assert line == (f"{rule:5s} v-hat after 300 steps: {want:9.4f} (direct) {want:9.4f} "
+        assert line == (f"{rule:5s} v_hat after 300 steps: {want:9.4f} (direct) {want:9.4f} "
                         f"(moving average); all 1200 agree to 1e-9: True")
     assert "95.8532" in text and "97.0101" in text  # the notebook's numbers (course seed 0)
     with pytest.raises(ValueError, match="coordinate"):
@@ -101,7 +101,7 @@ def test_format_schedule_weights_against_closed_forms():
         adax_weight = 1e-4 / ((1 + 1e-4) ** t - 1)
         want = [f"{t:,}", f"{1 / t:.2e}", f"{adam:.2e}", f"{adax_weight:.2e}", f"{t ** -0.8:.2e}"]
         assert row == want
-    assert lines[9] == "AdaX's weight falls below half of 1/t from step 12,566"
+    assert lines[9] == "AdaX's 1 - beta2_hat falls below half of 1/t from step 12,566"
     assert lines[10].endswith("from step 92,109")  # both tested by brute force in schedules
 
 
