@@ -8,9 +8,11 @@ too, so a change of load hits all of them alike. Every ratio is reported as the 
 rounds with its min-max spread. Then peak memory is measured in fresh processes.
 "pair" runs the D and the G step in one compiled call; "two calls" runs them as two calls (two
 data transfers, like a training loop with two ``train_on_batch`` calls). Writes
-``lessons/results/gan_benchmark.json``, which the notebook shows (``gan.load_benchmark``).
+``gan_benchmark.json`` in your results folder ($LESSONS_RESULTS or ~/lessons-results; load it
+with ``gan.load_benchmark("gan_benchmark.json")``); the notebook shows the course's stored run,
+``lessons/results/gan_benchmark.json``, which only ``--out`` into it with ``--force`` replaces.
 
-Usage: python benchmarks/gan.py [--quick | --tiny] [--rounds N] [--out PATH]
+Usage: .venv/bin/python benchmarks/gan.py [--quick | --tiny] [--rounds N] [--out PATH] [--force]
 Run it on a quiet machine: the load average is recorded with the results.
 """
 
@@ -18,13 +20,13 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from lessons import gan  # noqa: E402
+from lessons._core import results  # noqa: E402
 from lessons._core.checks import integer  # noqa: E402
 
 CONFIGS = (  # (label, batch, hidden, steps per repeat)
@@ -37,7 +39,8 @@ GOAL = 0.75  # single loss / D+G pair in two calls
 
 
 def run(configs=CONFIGS, rounds: int = 7, repeats: int = 15, jits=(True, False),
-        memory_rounds: int = 5, memory=MEMORY, out=None, echo=print) -> dict:
+        memory_rounds: int = 5, memory=MEMORY, out=None, echo=print,
+        force: bool = False) -> dict:
     """Time every configuration ``rounds`` times and measure memory ``memory_rounds`` times.
 
     Args:
@@ -47,11 +50,14 @@ def run(configs=CONFIGS, rounds: int = 7, repeats: int = 15, jits=(True, False),
         jits: XLA settings to time (default (True, False)).
         memory_rounds: fresh processes measuring peak memory (default 5; 0 skips memory).
         memory: (batch, hidden) of the memory measurement (default ``MEMORY``).
-        out: JSON path (default None: ``lessons/results/gan_benchmark.json``; False: write
-            nothing).
+        out: JSON path (default None: ``gan_benchmark.json`` in the results folder,
+            ``lessons._core.results.output_dir()``; False: write nothing).
         echo: called with one line per finished round.
+        force: replace an existing file, even the course's stored benchmark (default False).
     """
     rounds = integer("rounds", rounds)
+    # refused before hours of timing, not after
+    path = None if out is False else results.output_path(out, gan.BENCHMARK_FILE, force=force)
     env = gan.environment()
     timing = [{"config": label, "batch": batch, "hidden": list(hidden), "jit": jit,
                "steps_per_repeat": steps, "repeats": repeats, "rounds": []}
@@ -69,10 +75,9 @@ def run(configs=CONFIGS, rounds: int = 7, repeats: int = 15, jits=(True, False),
     env["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result = {"post": gan.POST, "environment": env, "goal": GOAL,
               "timing": timing, "memory": {"batch": batch, "hidden": list(hidden), "rounds": mem}}
-    if out is not False:
-        path = Path(out) if out is not None else gan.results_path(gan.BENCHMARK_FILE)
-        path.parent.mkdir(parents=True, exist_ok=True)
+    if path is not None:
         path.write_text(json.dumps(result, indent=1))
+        echo(f"stored in {path}; load it with gan.load_benchmark({str(path)!r})")
     return result
 
 
@@ -81,20 +86,28 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="ring config only, 3 rounds")
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--memory-rounds", type=int, default=5)
-    parser.add_argument("--out", default=None, help="JSON path (default lessons/results/...)")
+    parser.add_argument("--out", default=None, help="JSON path (default gan_benchmark.json in "
+                        "$LESSONS_RESULTS or ~/lessons-results)")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing file, even the course's stored benchmark")
     parser.add_argument("--tiny", action="store_true",
                         help="a seconds-long smoke run (tiny MLP, no XLA, one timing round, three "
                         "memory rounds)")
     args = parser.parse_args(argv)
     echo = lambda line: print(line, flush=True)  # noqa: E731
+    try:  # an --out that would replace a result is refused before any timing
+        results.output_path(args.out, gan.BENCHMARK_FILE, force=args.force)
+    except ValueError as error:
+        parser.error(str(error))
     if args.tiny:
         result = run(TINY, 1, repeats=2, jits=(False,), memory_rounds=3, memory=(1024, (128, 128)),
-                     out=args.out, echo=echo)
+                     out=args.out, echo=echo, force=args.force)
         print(gan.format_benchmark(gan.BenchmarkResults(result)))
         return 0
     configs = CONFIGS[:1] if args.quick else CONFIGS
     rounds = min(args.rounds, 3) if args.quick else args.rounds
-    result = run(configs, rounds, memory_rounds=args.memory_rounds, out=args.out, echo=echo)
+    result = run(configs, rounds, memory_rounds=args.memory_rounds, out=args.out, echo=echo,
+                 force=args.force)
     stored = gan.BenchmarkResults(result)
     print(gan.format_benchmark(stored))
     ring = stored.ratios(configs[0][0], True)

@@ -81,7 +81,7 @@ from lessons.gan.gradients import (
 from lessons.gan.losses import d_hinge_loss, g_hinge_loss, one_step_loss, zero_loss
 from lessons.gan.models import make_discriminator, make_generator
 from lessons.gan.results import BENCHMARK_FILE, POST, SEEDS_FILE, environment, results_path
-from lessons.gan.seeds import SeedStudy, load_seed_study, run_seeds
+from lessons.gan.seeds import SeedStudy, load_seed_study, run_seeds, seeds_output
 from lessons.gan.timing import (
     BenchmarkResults,
     StepTiming,
@@ -138,6 +138,6 @@ __all__ = [
     "lam_table_claims", "lam_update_ratio", "make_discriminator", "make_generator",
     "make_optimizer", "make_trainer", "nearest_digit_distance", "optimizer_formula",
     "peak_memory_in_process", "results_path", "ring_claims", "run_seeds", "seed_study_claims",
-    "split_claims", "step_timing_claims", "train_digits", "untrained_digits", "xla_hlo",
+    "seeds_output", "split_claims", "step_timing_claims", "train_digits", "untrained_digits", "xla_hlo",
     "zero_loss", "zero_term_claims",
 ]

@@ -10,26 +10,52 @@ from pathlib import Path
 
 import numpy as np
 
+from lessons._core import results
 from lessons._core.checks import integer, number, one_of
 from lessons._core.notebook import course_seed
 from lessons.gan.experiments import RING_BATCH, RING_STEPS, RingComparison, RingRun, train_ring
 from lessons.gan.results import POST, SEEDS_FILE, environment, results_path
 from lessons.gan.trainers import METHODS
 
-__all__ = ["SeedStudy", "load_seed_study", "run_seeds"]
+__all__ = ["SeedStudy", "load_seed_study", "run_seeds", "seeds_output"]
 
 
-def run_seeds(seeds=range(10), out=None, steps: int = RING_STEPS, eval_every: int = 50,
-              lam: float = 1.0, jit_compile: bool = True, methods=METHODS,
-              progress=print) -> dict:
-    """Train both methods on the ring for every seed (the notebook's settings) and store it.
+def seeds_output(out=None, force: bool = False) -> tuple[Path, bool]:
+    """Where ``run_seeds`` writes, and whether it resumes a study already there.
 
-    ``out`` (default ``lessons/results/gan_seeds.json``) is rewritten after every run, so a
-    partial study is usable; runs already in ``out`` with the same settings are kept (resume).
+    Without ``force`` a stored run of the course is never touched and an existing file is only
+    extended (same settings: its runs are kept, new seeds are added); with ``force`` the file is
+    replaced.
 
     Args:
-        seeds: ring seeds (default 0..9), at least one.
-        out: JSON path (default the package's ``results/gan_seeds.json``).
+        out: JSON path (default None: ``gan_seeds.json`` in the results folder,
+            ``lessons._core.results.output_dir()``).
+        force: replace an existing file, even one of the course's stored results (default False).
+
+    Raises:
+        ValueError: ``out`` lies among the course's stored results and ``force`` is False.
+    """
+    path = results.output_dir() / SEEDS_FILE if out is None else Path(out).expanduser()
+    if force or not path.exists():
+        return results.output_path(path, SEEDS_FILE, force=force), False
+    if path.resolve().is_relative_to(results.SHIPPED_DIR.resolve()):
+        results.output_path(path, SEEDS_FILE)  # raises: names the stored folder and --force
+    return path, True
+
+
+def run_seeds(seeds=range(20), out=None, steps: int = RING_STEPS, eval_every: int = 50,
+              lam: float = 1.0, jit_compile: bool = True, methods=METHODS,
+              progress=print, force: bool = False) -> dict:
+    """Train both methods on the ring for every seed (the notebook's settings) and store it.
+
+    The file is rewritten after every run, so a partial study is usable. An existing file with
+    the same settings is extended: its runs are kept and only missing (method, seed) runs are
+    trained (resume); one with other settings is refused unless ``force`` (``seeds_output``).
+
+    Args:
+        seeds: ring seeds (default 0..19, the stored study's), at least one.
+        out: JSON path (default None: ``gan_seeds.json`` in the results folder, never the
+            package's stored study).
         steps: training steps per run, >= 1 (default 2000, as in the notebook).
         eval_every: coverage evaluated every this many steps, >= 1 (default 50; it does not
             change the training, only how finely "first step with 8 modes" is resolved).
@@ -37,20 +63,24 @@ def run_seeds(seeds=range(10), out=None, steps: int = RING_STEPS, eval_every: in
         jit_compile: XLA (default True, as in the notebook).
         methods: default both.
         progress: called with one line per finished run (default print).
+        force: replace an existing file, even the course's stored study (default False).
     """
-    out = Path(out) if out is not None else results_path(SEEDS_FILE)
+    out, resume = seeds_output(out, force)
     # the file's keys stay as stored ("lr" is the learning rate)
     settings = {"steps": integer("steps", steps), "eval_every": integer("eval_every", eval_every),
                 "lam": number("lam", lam, low=0.0), "jit_compile": bool(jit_compile), "lr": 1e-3,
                 "batch_size": RING_BATCH, "n_eval": 2000, "optimizer": "adam"}
     done = {}
-    if out.exists():
+    if resume:
         old = json.loads(out.read_text())
-        if old.get("settings") == settings:
-            done = {(r["method"], r["seed"]): r for r in old["runs"]}
+        if old.get("settings") != settings:
+            raise ValueError(f"out {out} holds a study with other settings "
+                             f"({old.get('settings')}); choose another --out or pass --force")
+        done = {(r["method"], r["seed"]): r for r in old["runs"]}
     seeds = [course_seed(int(s)) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
+    seeds = sorted(set(seeds) | {seed for _, seed in done})  # keep every stored seed
     runs, start = [], time.perf_counter()
     for seed in seeds:
         for method in methods:
@@ -124,15 +154,20 @@ class SeedStudy:
 
 
 def load_seed_study(path=None) -> SeedStudy:
-    """The stored multi-seed study (default ``lessons/results/gan_seeds.json``).
+    """A multi-seed study: the course's stored one, or one written by ``python -m lessons.gan seeds``.
 
     Args:
-        path: a JSON file written by ``python -m lessons.gan seeds`` (default the stored one).
+        path: None (default: the stored ``lessons/results/gan_seeds.json``), a JSON path, or a
+            file name in the results folder (``lessons._core.results.find``), e.g. "my_seeds.json".
     """
-    path = Path(path) if path is not None else results_path(SEEDS_FILE)
-    if not path.exists():
-        raise ValueError(f"path must name a file written by `python -m lessons.gan seeds`; "
-                         f"{path} does not exist")
+    if path is None:
+        path = results_path(SEEDS_FILE)
+    else:
+        try:
+            path = results.find(path)
+        except ValueError as error:
+            raise ValueError(f"path must name a file written by `python -m lessons.gan seeds`; "
+                             f"{error}") from None
     data = json.loads(path.read_text())
     runs = tuple(RingRun(r["method"], data["settings"]["lam"], list(r["steps"]), list(r["modes"]),
                          list(r["high_quality"]), seed=r["seed"]) for r in data["runs"])

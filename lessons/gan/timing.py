@@ -7,12 +7,12 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+from lessons._core import results
 from lessons._core.checks import integer
 from lessons._core.data import sample_ring
 from lessons._core.notebook import course_seed
@@ -197,13 +197,18 @@ class BenchmarkResults:
 
 
 def load_benchmark(path=None) -> BenchmarkResults:
-    """The stored benchmark (default ``lessons/results/gan_benchmark.json``).
+    """A benchmark: the course's stored one, or one written by ``benchmarks/gan.py``.
 
     Args:
-        path: a JSON file written by ``python benchmarks/gan.py`` (default the stored one).
+        path: None (default: the stored ``lessons/results/gan_benchmark.json``), a JSON path, or
+            a file name in the results folder (``lessons._core.results.find``).
     """
-    path = Path(path) if path is not None else results_path(BENCHMARK_FILE)
-    if not path.exists():
-        raise ValueError(f"path must name a file written by `python benchmarks/gan.py`; "
-                         f"{path} does not exist")
+    if path is None:
+        path = results_path(BENCHMARK_FILE)
+    else:
+        try:
+            path = results.find(path)
+        except ValueError as error:
+            raise ValueError(f"path must name a file written by `benchmarks/gan.py`; "
+                             f"{error}") from None
     return BenchmarkResults(json.loads(path.read_text()))

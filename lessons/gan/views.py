@@ -46,11 +46,12 @@ def format_split_check(split: SplitCheck) -> str:
 
 
 def format_lam_table(table: LamTable) -> str:
-    """G's update ratio per optimizer (rows) and gradient size (columns)."""
+    """G's update ratio per optimizer (rows) and gradient size (columns), after the table's
+    number of steps (named in the first column's header)."""
     keys = [f"s{i}" for i in range(len(table.scales))]
     rows = [{"label": label} | dict(zip(keys, ratios, strict=True))
             for label, (_, _, ratios) in table.rows.items()]
-    columns = [Column("label", "optimizer")]
+    columns = [Column("label", f"optimizer, {table.steps} steps")]
     columns += [Column(k, f"|g|~{s:.0e}", ".3f") for k, s in zip(keys, table.scales, strict=True)]
     return format_table(rows, columns)
 

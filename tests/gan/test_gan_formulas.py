@@ -148,6 +148,31 @@ def test_lam_ratio_table_rows_and_claims():
         gan.lam_ratio_table(rows=[("textbook", "adam_textbook", 0.9)], implementation="keras")
 
 
+def test_lam_ratio_depends_on_the_horizon():
+    # the notebook's Section 4: the reference code's RMSprop (Keras 2, rho 0.99) at |g| ~ 1e-6
+    # moves G about 30% further with lam = 2 over 5 steps, but only about 3% over the ring's
+    # 2,000 steps, once v has settled near g^2 (eps / |g| = 0.1: 2.2 / 2.1 = 1.048 for constant g)
+    kwargs = {"optimizer": "rmsprop_keras2", "grad_scale": 1e-6, "seed": 0,
+              "implementation": "formula", "settings": gan.OptimizerSettings(rho=0.99)}
+    short = gan.lam_update_ratio(2.0, steps=5, **kwargs)["g"]
+    long = gan.lam_update_ratio(2.0, steps=2000, **kwargs)["g"]
+    assert short == pytest.approx(1.296, abs=5e-4) and long == pytest.approx(1.030, abs=5e-4)
+    # NumPy reference, a constant gradient g: sqrt(v_t) = g sqrt(1 - rho^t), so the step is
+    # lr k g / (k g sqrt(1 - rho^t) + eps) in closed form (k = 1 or lam = 2)
+    g = np.full((2000, 32), 1e-6)
+    w1, w2 = (gan.optimizer_formula("rmsprop_keras2", g * np.r_[np.ones(16), k * np.ones(16)],
+                                    gan.OptimizerSettings(rho=0.99))[-1, 16:] for k in (1, 2))
+    root = np.sqrt(1 - 0.99 ** np.arange(1, 2001))
+    steps = [np.sum(k * 1e-6 / (k * 1e-6 * root + 1e-7)) for k in (1, 2)]
+    assert w2[0] / w1[0] == pytest.approx(steps[1] / steps[0], rel=1e-9)
+    assert 1.04 < steps[1] / steps[0] < 1.06  # settled: 2.2 / 2.1 = 1.048
+    # Keras 3's Adam over 2,000 steps: lam is back only far below 1e-6
+    table = gan.lam_ratio_table(scales=(1e-6, 1e-8), steps=2000, seed=0,
+                                rows=[("Adam, Keras 3", "adam", 0.9)])
+    assert table.ratio("adam", 1e-6) == pytest.approx(1.054, abs=5e-3)
+    assert table.ratio("adam", 1e-8) == pytest.approx(1.859, abs=5e-3)
+
+
 def test_lam_update_ratio_uses_the_course_seed():
     a = gan.lam_update_ratio(2.0, "adam", grad_scale=1e-6, steps=2)
     setup(7)

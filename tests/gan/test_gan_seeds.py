@@ -64,6 +64,34 @@ def test_seeds_cli_at_tiny_size(ring_runs, tmp_path, capsys):
     assert json.loads(out.read_text())["runs"][0]["seconds"] == stamp
 
 
+def test_seeds_cli_writes_the_results_folder_and_never_the_stored_study(tmp_path, monkeypatch,
+                                                                         capsys):
+    shipped = REPO / "lessons" / "results" / gan.SEEDS_FILE
+    before = shipped.read_bytes()
+    monkeypatch.setenv("LESSONS_RESULTS", str(tmp_path / "mine"))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_:  # into the package: refused before any training
+        main(["seeds", "--seeds", "0", "--steps", "20", "--out", str(shipped)])
+    assert exit_.value.code == 2 and "--force" in capsys.readouterr().err
+    tiny = ["seeds", "--steps", "20", "--eval-every", "10", "--no-jit"]
+    assert main(tiny + ["--seeds", "1"]) == 0
+    out = tmp_path / "mine" / gan.SEEDS_FILE
+    assert shipped.read_bytes() == before and out.exists()
+    assert f"gan.load_seed_study('{out}')" in capsys.readouterr().out
+    # the same file again: extended with the new seed, the old run kept (not retrained)
+    stamp = json.loads(out.read_text())["runs"][0]["seconds"]
+    assert main(tiny + ["--seeds", "2"]) == 0
+    study = gan.load_seed_study(gan.SEEDS_FILE)  # a name is looked up in the results folder
+    assert study.seeds == [1, 2] and study.settings["steps"] == 20
+    assert json.loads(out.read_text())["runs"][0]["seconds"] == stamp
+    with pytest.raises(ValueError, match="other settings"):  # other settings: --force or --out
+        gan.run_seeds([1], out, steps=10, eval_every=10, jit_compile=False)
+    with pytest.raises(ValueError, match="stored results"):
+        gan.seeds_output(shipped)
+    assert gan.seeds_output(shipped, force=True) == (shipped, False)
+    assert gan.load_seed_study().seeds == list(range(20))  # the notebook's study, untouched
+
+
 def test_cli_help(capsys):
     for command in (["--help"], ["seeds", "--help"], ["memory", "--help"]):
         with pytest.raises(SystemExit) as exit_:

@@ -91,11 +91,20 @@ def _benchmark_script():
 def test_benchmark_script_at_tiny_size_and_peak_memory(tmp_path):
     # "Try it" 5 (python benchmarks/gan.py, gan.peak_memory) and gan.time_steps, at a small size,
     # in one fresh process started with the BFC allocator (so it measures memory in place)
-    out = tmp_path / "bench.json"
-    env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gan.py"), "--tiny",
-                           "--out", str(out)], env=env, capture_output=True, text=True)
+    # without --out it writes into the results folder ($LESSONS_RESULTS), not over the stored run
+    shipped = REPO / "lessons" / "results" / gan.BENCHMARK_FILE
+    before = shipped.read_bytes()
+    out = tmp_path / gan.BENCHMARK_FILE
+    env = dict(os.environ, TF_CPU_ALLOCATOR_USE_BFC="true", TF_CPP_MIN_LOG_LEVEL="3",
+               LESSONS_RESULTS=str(tmp_path))
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gan.py"), "--tiny"],
+                          env=env, capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert shipped.read_bytes() == before and out.exists()
+    assert f"stored in {out}" in proc.stdout
+    with pytest.MonkeyPatch.context() as patch:  # the name alone finds it there
+        patch.setenv("LESSONS_RESULTS", str(tmp_path))
+        assert gan.load_benchmark(gan.BENCHMARK_FILE).data == gan.load_benchmark(out).data
     stored = gan.load_benchmark(out)
     assert gan.format_benchmark(stored) in proc.stdout
     timing_round = stored.data["timing"][0]["rounds"][0]
@@ -158,3 +167,22 @@ def test_timing_value_errors(fn, kwargs, match):
 def test_benchmark_run_rejects_zero_rounds():
     with pytest.raises(ValueError, match="rounds"):
         _benchmark_script().run(rounds=0, out=False)
+
+
+def test_benchmark_script_never_replaces_a_result_without_force(tmp_path, monkeypatch, capsys):
+    script = _benchmark_script()
+    shipped = REPO / "lessons" / "results" / gan.BENCHMARK_FILE
+    before = shipped.read_bytes()
+    monkeypatch.setenv("LESSONS_RESULTS", str(tmp_path))
+    (tmp_path / gan.BENCHMARK_FILE).write_text("{}")
+    for argv in (["--tiny", "--out", str(shipped)], ["--tiny"]):  # refused before any timing
+        with pytest.raises(SystemExit) as exit_:
+            script.main(argv)
+        assert exit_.value.code == 2
+    message = capsys.readouterr().err
+    assert "stored results" in message and "exists" in message and "--force" in message
+    assert shipped.read_bytes() == before
+    with pytest.raises(ValueError, match="exists"):
+        script.run(out=None, rounds=1)
+    with pytest.raises(ValueError, match="path must name"):
+        gan.load_benchmark("no_such_benchmark.json")

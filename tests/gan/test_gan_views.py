@@ -24,7 +24,7 @@ def test_format_lam_table():
     table = gan.LamTable(2.0, 5, 0, "formula", (1.0, 1e-6),
                          {"SGD": ("sgd", 0.9, (2.0, 2.0)), "Adam, Keras 3": ("adam", 0.9, (1.0, 1.5284))})
     lines = gan.format_lam_table(table).splitlines()
-    assert lines[0].split()[:2] == ["optimizer", "|g|~1e+00"]
+    assert lines[0].split()[:4] == ["optimizer,", "5", "steps", "|g|~1e+00"]
     assert lines[2].split() == ["Adam,", "Keras", "3", "1.000", "1.528"]
 
 
