@@ -10,8 +10,8 @@ Modules, lowest first (each imports only those above it):
 - ``layer``: the ``CRF`` Keras layer (forward algorithm, Viterbi) and ``bmes_constraints``;
 - ``scoring``: ``word_spans``, ``word_scores`` (word F1), ``transition_order``;
 - ``tagger``: ``Tagger``, ``RunConfig``, ``prepare_data``, ``train_run`` (one seeded run);
-- ``experiments``: what the notebook runs live: ``path_probabilities``, ``multiplier_steps``,
-  ``train_now``; ``sweep``: the stored sweep (``python -m lessons.crf sweep``) and its tables;
+- ``experiments``: what the notebook runs live: ``tiny_crf`` (for the from-scratch cells),
+  ``path_probabilities``, ``multiplier_steps``, ``train_now``; ``sweep``: the stored sweep (``python -m lessons.crf sweep``) and its tables;
 - ``claims``: ``check_claims``, what the notebook says about the live results, with bands;
 - ``views``: ``format_*`` text, ``plot_*`` figures, ``sweep_explorer`` and ``train_panel``.
 """
@@ -29,6 +29,7 @@ from lessons.crf.experiments import (
     multiplier_step_ratio,
     multiplier_steps,
     path_probabilities,
+    tiny_crf,
     train_now,
 )
 from lessons.crf.layer import CRF, bmes_constraints
@@ -37,6 +38,7 @@ from lessons.crf.sweep import (
     POST,
     POST_TABLE,
     POST_TRANSITIONS,
+    SWEEP_NAME,
     SWEEP_PATH,
     TIE,
     find_run,
@@ -83,7 +85,8 @@ from lessons.crf.views import (
 )
 
 __all__ = [
-    "CLAIMS", "CRF", "LIVE_BANDS", "POST", "POST_TABLE", "POST_TRANSITIONS", "SWEEP_PATH", "TIE",
+    "CLAIMS", "CRF", "LIVE_BANDS", "POST", "POST_TABLE", "POST_TRANSITIONS", "SWEEP_NAME",
+    "SWEEP_PATH", "TIE",
     "RunConfig", "Tagger", "TrainPanel", "batch_progress", "bmes_constraints", "build_tagger",
     "check_claims", "crf_weights", "evaluate", "find_run", "format_data_summary", "format_live",
     "format_multiplier_steps", "format_multiplier_table", "format_multiplier_tables",
@@ -93,6 +96,6 @@ __all__ = [
     "multiplier_steps", "multiplier_table", "path_claims", "path_probabilities",
     "plot_multiplier_effect", "plot_transition_comparison", "post_table", "prepare_data",
     "run_sweep", "sample_sentence", "segment_html", "segment_text", "step_claims",
-    "sweep_configs", "sweep_explorer", "train_now", "train_panel", "train_run",
+    "sweep_configs", "sweep_explorer", "tiny_crf", "train_now", "train_panel", "train_run",
     "transition_comparison", "transition_order", "verdict", "word_scores", "word_spans",
 ]

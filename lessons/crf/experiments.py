@@ -1,5 +1,6 @@
 """The measurements lesson 03 runs live (float32, so their digits depend on the machine):
 
+- ``tiny_crf`` (section 1): a random CRF and sentence for the notebook's NumPy cells;
 - ``path_probabilities`` (section 1): every path of a random CRF, and the Viterbi path;
 - ``multiplier_steps`` (section 3): one step with ``lr_multiplier=k`` under Adam and SGD;
 - ``train_now`` (section 9): the post's table in miniature, CRF x1, x10 and softmax.
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 
 import keras
 import numpy as np
@@ -24,7 +26,40 @@ from lessons.crf.scoring import transition_order
 from lessons.crf.tagger import RunConfig, prepare_data, train_run
 
 __all__ = ["live_summary", "multiplier_step_ratio", "multiplier_steps", "path_probabilities",
-           "train_now"]
+           "tiny_crf", "train_now"]
+
+
+def tiny_crf(length: int = 5, num_tags: int = 4, scale: float = 1.0,
+             seed: int | None = None) -> dict:
+    """A random CRF layer and one random sentence, for computing by hand what the layer does.
+
+    The weights are uniform in [-scale, scale] and the emissions standard normal, all rounded to
+    float32 (the layer's precision), so the float64 copies returned are exactly the layer's.
+
+    Args:
+        length: characters, 1..8 (default 5: 4**5 = 1024 paths, cheap to enumerate).
+        num_tags: tags, >= 1 (default 4). scale: > 0 (default 1.0).
+        seed: None (default) means the course seed.
+
+    Returns:
+        ``{"layer": CRF, "emissions": [length, num_tags], "tags": a random gold path [length],
+        "transitions": [num_tags, num_tags], "start": [num_tags], "end": [num_tags]}`` (float64
+        NumPy arrays, tags int).
+    """
+    length = integer("length", length, low=1, high=8)
+    num_tags = integer("num_tags", num_tags, low=1)
+    scale = number("scale", scale, low=0, low_open=True)
+    rng = np.random.default_rng(course_seed(seed))
+    layer = CRF(num_tags)
+    layer.build()
+    weights = {}
+    for name, var in zip(("transitions", "start", "end"), layer.trainable_variables, strict=True):
+        weights[name] = rng.uniform(-scale, scale, size=var.shape).astype(np.float32)
+        var.assign(weights[name])  # lr_multiplier 1: stored = effective
+    emissions = rng.normal(size=(length, num_tags)).astype(np.float32)
+    return {"layer": layer, "emissions": emissions.astype(np.float64),
+            "tags": rng.integers(0, num_tags, size=length),
+            **{name: w.astype(np.float64) for name, w in weights.items()}}
 
 
 def path_probabilities(num_tags: int = 4, length: int = 3, init_scale: float = 2.0,
@@ -149,7 +184,7 @@ def train_now(body_lr: float = 1e-3, multipliers=(1.0, 10.0), depth: int = 0,
     if softmax:
         configs["softmax"] = RunConfig(head="softmax", **common)
     data = prepare_data(train_sentences, test_sentences, max_len)
-    bar = notebook.progress(total=len(configs) * epochs, desc="training") if progress else None
+    bar = _progress_bar(len(configs) * epochs) if progress else None
     runs = {}
     for label, config in configs.items():
         on_epoch = None if bar is None else (lambda *_: bar.update(1))
@@ -157,6 +192,15 @@ def train_now(body_lr: float = 1e-3, multipliers=(1.0, 10.0), depth: int = 0,
     if bar is not None:
         bar.close()
     return {"kind": "live", "body_lr": body_lr, "depth": depth, "runs": runs}
+
+
+def _progress_bar(total: int):
+    """A bar over ``total`` epochs, or None when ``$TQDM_DISABLE`` is set: tqdm's notebook bar
+    ignores that variable (tqdm 4.70), and scripts/execute_notebooks.py sets it so that no
+    bar's first frame is stored in the notebook."""
+    if os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes"):
+        return None
+    return notebook.progress(total=total, desc="training")
 
 
 def live_summary(live: dict) -> list[dict]:

@@ -3,8 +3,9 @@
 Shapes: ``B`` batch, ``T`` time steps (characters), ``N`` tags. The score of a tag path y is
 ``S[y_1] + sum_t E_t[y_t] + sum_{t>1} T[y_{t-1}, y_t] + F[y_T]`` (start, emissions,
 transitions, end); ``log p(y | x) = score(y) - log Z``. The public API is ``log_likelihood``,
-``nll_loss`` and ``decode``; the two recursions the lesson derives are the private
-``_log_partition`` (the forward algorithm) and ``_viterbi``.
+``nll_loss``, ``decode`` and its two parts ``path_score`` and ``log_partition``; the two
+recursions the lesson derives are the private ``_log_partition`` (the forward algorithm) and
+``_viterbi``.
 """
 
 from __future__ import annotations
@@ -106,6 +107,17 @@ class CRF(keras.layers.Layer):
         emissions, mask = self._prepare(emissions, mask)
         tags = self._check_tags(tags, emissions, mask)
         return self._path_score(emissions, tags, mask) - self._log_partition(emissions, mask)
+
+    def path_score(self, emissions, tags, mask=None):
+        """score(tags) = S + sum of emissions + sum of transitions + F, float32 [B] (arguments as
+        ``log_likelihood``)."""
+        emissions, mask = self._prepare(emissions, mask)
+        return self._path_score(emissions, self._check_tags(tags, emissions, mask), mask)
+
+    def log_partition(self, emissions, mask=None):
+        """log Z, the logsumexp of every path's score, by the forward algorithm, float32 [B]."""
+        emissions, mask = self._prepare(emissions, mask)
+        return self._log_partition(emissions, mask)
 
     def nll_loss(self, emissions, tags, mask=None):
         """Mean negative log-likelihood over the batch (a scalar), the usual CRF training loss."""

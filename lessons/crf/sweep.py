@@ -1,8 +1,9 @@
 """The stored learning-rate sweep of lesson 03 and the data of its tables.
 
 ``python -m lessons.crf sweep`` runs a grid of ``train_run`` (body lr x CRF lr multiplier x
-encoder depth, plus softmax baselines) and writes ``lessons/results/crf_sweep.json``;
-``load_sweep`` reads it, ``post_table`` and ``multiplier_table`` turn it into the rows the
+encoder depth, plus softmax baselines) and writes ``crf_sweep.json`` into the results folder
+(``lessons._core.results``; the course's own run is stored as ``lessons/results/crf_sweep.json``);
+``load_sweep`` reads the stored run or one a command wrote, ``post_table`` and ``multiplier_table`` turn it into the rows the
 notebook prints (``lessons.crf.views`` formats and plots them).
 """
 
@@ -13,21 +14,22 @@ import itertools
 import json
 import os
 import time
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
 
+from lessons._core import results
 from lessons._core.checks import number
 from lessons.crf.scoring import transition_order
 from lessons.crf.tagger import RunConfig, train_run
 
-__all__ = ["POST", "POST_TABLE", "POST_TRANSITIONS", "SWEEP_PATH", "TIE", "find_run",
+__all__ = ["POST", "POST_TABLE", "POST_TRANSITIONS", "SWEEP_NAME", "SWEEP_PATH", "TIE", "find_run",
            "grid_values", "load_sweep", "multiplier_effect", "multiplier_table", "post_table",
            "run_sweep", "sweep_configs", "transition_comparison", "verdict"]
 
 POST = "https://kexue.fm/archives/7196"
-SWEEP_PATH = Path(str(files("lessons"))) / "results" / "crf_sweep.json"
+SWEEP_NAME = "crf_sweep.json"
+SWEEP_PATH = results.shipped(SWEEP_NAME)  # the course's stored sweep (read-only)
 
 # The post's table (section 更多的实验分析: only BERT's first layer as encoder): test F1 after
 # epoch 1 and best.
@@ -98,12 +100,16 @@ def run_sweep(configs, out: str | os.PathLike, log=print, jit_compile: bool = Tr
     return result
 
 
-def load_sweep(path: str | os.PathLike | None = None) -> dict:
-    """The stored sweep (default ``lessons/results/crf_sweep.json`` inside the package)."""
-    path = Path(path) if path is not None else SWEEP_PATH
-    if not path.exists():
-        raise ValueError(f"path must name a sweep written by `python -m lessons.crf sweep`; "
-                         f"{path.name} does not exist")
+def load_sweep(path_or_name: str | os.PathLike | None = None) -> dict:
+    """A sweep: the course's stored one (default None), or one ``python -m lessons.crf sweep``
+    wrote, named by its path or by its file name in the results folder (``results.find``)."""
+    if path_or_name is None:
+        return json.loads(SWEEP_PATH.read_text())
+    try:
+        path = results.find(path_or_name)
+    except ValueError as error:
+        raise ValueError(f"path must name a sweep written by `python -m lessons.crf sweep`: "
+                         f"{error}") from None
     return json.loads(path.read_text())
 
 

@@ -10,15 +10,18 @@ from lessons.crf import (
     check_claims,
     live_claims,
     live_summary,
+    load_sweep,
     path_claims,
+    post_table,
     step_claims,
 )
+from lessons.crf.claims import SWEEP_GAPS
 
 
 def test_live_claims_pass_on_a_good_result_and_fail_on_each_violation(capsys):
     check_claims(fake_live())
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 5 and all(line.startswith("holds: ") for line in lines)
+    assert len(lines) == 7 and all(line.startswith("holds: ") for line in lines)
     assert "0.70" not in "\n".join(lines)  # no measured digits are printed
     rows = {r["label"]: r for r in live_summary(fake_live(rows10=3))}
     assert rows["CRF x10"]["rows_ordered"] == 3 and rows["CRF x1"]["spread"] == pytest.approx(0.6)
@@ -28,11 +31,20 @@ def test_live_claims_pass_on_a_good_result_and_fail_on_each_violation(capsys):
         "stay small": fake_live(spread1=1.5),
         "transitions grow": fake_live(spread10=1.0),
         "every row": fake_live(rows10=3),
+        "smaller gap than the sweep": fake_live(x1=(0.65, 0.80)),  # 0.21 > 0.2
+        "larger gap than the sweep": fake_live(x1=(0.70, 0.70)),  # epoch-1 gap 0.09 < 0.1
     }
     for words, live in violations.items():
         with pytest.raises(ClaimFailed, match=words):
             check_claims(live)
-    assert len(live_claims(fake_live())) == 5
+    assert len(live_claims(fake_live())) == 7
+
+
+def test_the_sweep_gaps_the_live_claims_compare_with_are_the_stored_sweeps():
+    rows = {r["name"]: r for r in post_table(load_sweep(), depth=0)}
+    crf1, crf2, soft = rows["CRF-1"], rows["CRF-2"], rows["Softmax"]
+    assert SWEEP_GAPS["crf_over_softmax"] == round(crf1["ours_best"] - soft["ours_best"], 3)
+    assert SWEEP_GAPS["x10_over_x1"] == round(crf2["ours_epoch1"] - crf1["ours_epoch1"], 3)
 
 
 def test_path_and_step_claims_pass_and_fail(capsys):

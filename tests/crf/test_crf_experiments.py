@@ -2,6 +2,8 @@
 SGD against Keras's Adam as the notebook writes it (section 3), and train_now (section 9), each
 following the course seed; the Try-its that use them at a small size."""
 
+import itertools
+
 import keras
 import numpy as np
 import pytest
@@ -15,8 +17,41 @@ from lessons.crf import (
     multiplier_step_ratio,
     multiplier_steps,
     path_probabilities,
+    tiny_crf,
     train_now,
 )
+
+
+def _brute_force(tiny):
+    """Every path's score by enumeration, in float64 NumPy, and the paths themselves."""
+    e, t, n = tiny["emissions"], tiny["transitions"], tiny["emissions"].shape[1]
+    paths = np.array(list(itertools.product(range(n), repeat=len(e))))
+    scores = (tiny["start"][paths[:, 0]] + e[np.arange(len(e)), paths].sum(1)
+              + t[paths[:, :-1], paths[:, 1:]].sum(1) + tiny["end"][paths[:, -1]])
+    return paths, scores
+
+
+def test_tiny_crf_is_what_the_layer_computes_by_brute_force():
+    """The notebook's from-scratch cells compare NumPy with the layer on ``tiny_crf()``: its
+    float64 arrays are the layer's float32 weights exactly, and the layer's path score, log Z
+    and Viterbi path equal enumeration over all 4**5 paths."""
+    lessons.setup(0)
+    tiny = tiny_crf()
+    layer = tiny["layer"]
+    np.testing.assert_array_equal(np.asarray(layer.transitions, np.float64), tiny["transitions"])
+    np.testing.assert_array_equal(np.asarray(layer.end_transitions, np.float64), tiny["end"])
+    assert tiny["emissions"].shape == (5, 4) and tiny["tags"].shape == (5,)
+    paths, scores = _brute_force(tiny)
+    batch = tiny["emissions"][None]
+    gold = int(np.flatnonzero((paths == tiny["tags"]).all(1))[0])
+    assert float(layer.path_score(batch, tiny["tags"][None])[0]) == pytest.approx(
+        scores[gold], rel=1e-6)
+    top = scores.max()
+    log_z = top + np.log(np.exp(scores - top).sum())
+    assert float(layer.log_partition(batch)[0]) == pytest.approx(log_z, rel=1e-6)
+    assert np.asarray(layer.decode(batch))[0].tolist() == paths[scores.argmax()].tolist()
+    assert tiny_crf(seed=0)["tags"].tolist() == tiny["tags"].tolist()
+    assert not np.array_equal(tiny_crf(seed=3)["emissions"], tiny["emissions"])
 
 
 def test_small_experiments_follow_the_course_seed():
@@ -146,9 +181,24 @@ def test_try_it_train_now_and_the_panels_suggestion():
     (lambda: multiplier_step_ratio(10, "rmsprop"), "optimizer"),
     (lambda: multiplier_step_ratio(0), "k must be"),
     (lambda: path_probabilities(length=7), "length"),
+    (lambda: tiny_crf(length=9), "length"),
+    (lambda: tiny_crf(scale=0), "scale"),
     (lambda: multiplier_steps(()), "multipliers"),
     (lambda: train_now(multipliers=(), softmax=False), "multipliers"),
 ])
 def test_experiment_value_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_train_now_shows_no_bar_under_tqdm_disable(monkeypatch):
+    """scripts/execute_notebooks.py sets TQDM_DISABLE=1, which tqdm's notebook bar ignores:
+    train_now then makes no bar at all, so no first frame is stored."""
+    from lessons.crf.experiments import _progress_bar
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert _progress_bar(3) is None
+    monkeypatch.delenv("TQDM_DISABLE")
+    bar = _progress_bar(3)
+    assert bar.total == 3
+    bar.close()

@@ -191,13 +191,50 @@ def test_try_it_bilstm_sweep_then_explorer(tmp_path, capsys):
     assert [s.value for s in widget.children[:3]] == [1e-3, 100.0, 1]
     assert widget.result["f1"] == sweep["runs"][0]["f1"] and widget.result["softmax_f1"] is None
     assert bytes(widget.children[-1].value).startswith(b"\x89PNG")
-    main(args)  # resumes: nothing retrained, stored runs kept as they were
+    with pytest.raises(SystemExit):
+        main(args)  # the file exists: kept unless --resume or --force
+    assert "--resume" in capsys.readouterr().err
+    main(args + ["--resume"])  # resumes: nothing retrained, stored runs kept as they were
     assert crf.load_sweep(out)["runs"] == sweep["runs"]
+
+
+def test_sweep_command_writes_to_the_results_folder_never_over_the_stored_sweep(
+        tmp_path, monkeypatch, capsys):
+    """Without --out the command writes crf_sweep.json into $LESSONS_RESULTS (here tmp_path),
+    from any working directory; the stored sweep and an existing file are refused without
+    --force; load_sweep finds what it wrote by name. Training is replaced by a stub."""
+    import lessons.crf.__main__ as command
+
+    written = []
+
+    def fake_run_sweep(configs, out, **_):
+        written.append(out)
+        out.write_text(json.dumps({"runs": [], "complete": True, "configs": len(configs)}))
+
+    monkeypatch.setattr(command, "run_sweep", fake_run_sweep)
+    monkeypatch.setattr(command, "prepare_data", lambda *_: None)
+    monkeypatch.setenv("LESSONS_RESULTS", str(tmp_path / "results"))
+    monkeypatch.chdir(tmp_path)
+    small = ["sweep", "--depth", "0", "--body-lr", "1e-3", "--lr-multiplier", "1"]
+    assert main(small) == 0
+    assert written == [tmp_path / "results" / "crf_sweep.json"]
+    assert crf.load_sweep("crf_sweep.json")["configs"] == 2  # one CRF run, one softmax
+    stored = crf.SWEEP_PATH.read_bytes()
+    for args in (small, small + ["--out", str(crf.SWEEP_PATH)],
+                 small + ["--out", str(crf.SWEEP_PATH), "--resume"]):
+        with pytest.raises(SystemExit):
+            main(args)
+    assert "stored results" in capsys.readouterr().err
+    assert crf.SWEEP_PATH.read_bytes() == stored and len(written) == 1
+    assert main(small + ["--no-softmax", "--force"]) == 0  # replaces the user's own file
+    assert crf.load_sweep("crf_sweep.json")["configs"] == 1
+    assert crf.load_sweep()["complete"]  # the default is still the course's stored sweep
 
 
 @pytest.mark.parametrize("make, match", [
     (lambda: crf.verdict([0.1, 0.1], tie=1.0), "tie must be"),
     (lambda: crf.load_sweep("/nonexistent/sweep.json"), "path must name"),
+    (lambda: crf.load_sweep("no_such_sweep.json"), "results folder"),
 ])
 def test_sweep_value_errors(make, match):
     with pytest.raises(ValueError, match=match):
