@@ -66,7 +66,8 @@ notebooks: $(STAMP)
 # stored outputs show every check UNATTEMPTED. The instructor notebooks are executed too.
 exercises: $(STAMP)
 	$(BIN)/python scripts/make_student.py notebooks/exercises/*.ipynb
-	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py notebooks/exercises/*.ipynb \
+	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py notebooks/exercises/*.ipynb
+	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py --clear-tagged exercise-run \
 	  notebooks/exercises/student/*.ipynb
 
 # RISE slide metadata for the lesson notebooks: each ## section a slide, each ### a sub-slide.
@@ -78,3 +79,39 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info test-artifacts
+
+# ---- A class on one JupyterHub (teacher/hub.md) -------------------------------------------------
+.PHONY: installed-check hub hub-test
+
+# What a user gets from `pip install .` (not editable, runtime dependencies + nbval only), in a fresh
+# venv outside the repo, running every notebook from a copy in a temporary folder: no file of the
+# source tree is on the path, so a notebook that needs one fails here.
+installed-check:
+	@set -e; dir=$$(mktemp -d /tmp/lessons-installed.XXXXXX); trap 'rm -rf "$$dir"' EXIT; \
+	start=$$(date +%s); $(PYTHON) -m venv "$$dir/venv"; \
+	"$$dir/venv/bin/python" -m pip install --quiet --upgrade pip; \
+	"$$dir/venv/bin/python" -m pip install --quiet . "nbval>=0.11,<0.12"; \
+	echo "installed-check: runtime install took $$(( $$(date +%s) - start )) s," \
+	  "$$(du -sm "$$dir/venv" | cut -f1) MB"; \
+	cp -r notebooks "$$dir/notebooks"; cd "$$dir"; \
+	$(KERNEL_ENV) venv/bin/python -m pytest -p no:cacheprovider --nbval --nbval-current-env \
+	  --sanitize-with notebooks/nbval_sanitize.cfg notebooks --durations=10
+
+# JupyterHub and the proxy it drives: the [hub] extra into the course's venv, the proxy from npm
+# into hub/.proxy (no global install).
+HUB_STAMP := $(VENV)/.hub-installed
+$(HUB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,hub]"
+	npm install --silent --no-audit --no-fund --prefix hub/.proxy configurable-http-proxy@4
+	touch $(HUB_STAMP)
+
+# A hub on http://127.0.0.1:$(HUB_PORT) for HUB_USERS students (student1..N, shared password
+# from HUB_PASSWORD); Ctrl-C stops it and every server it started.
+HUB_USERS ?= 4
+HUB_PORT  ?= 8765
+hub: $(HUB_STAMP)
+	$(BIN)/python hub/run.py --users $(HUB_USERS) --port $(HUB_PORT)
+
+# Starts a hub, logs in as two students, runs notebooks/00_start_here.ipynb in each, stops it.
+hub-test: $(HUB_STAMP)
+	LESSONS_HUB_TEST=1 $(BIN)/pytest tests/hub -p no:xdist -v --durations=5

@@ -1,0 +1,64 @@
+"""`make hub-test`: a real JupyterHub on 127.0.0.1, two students, notebook 00 in each, a clean stop.
+
+Skipped unless LESSONS_HUB_TEST=1 (the Makefile's hub-test target sets it and installs the [hub]
+extra and the proxy first); `make test` does not start a hub.
+"""
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+pytestmark = [pytest.mark.hub, pytest.mark.skipif(
+    os.environ.get("LESSONS_HUB_TEST") != "1", reason="starts a JupyterHub: make hub-test")]
+
+NOTEBOOK = "lessons/00_start_here.ipynb"
+
+
+def test_two_students_log_in_run_start_here_and_the_hub_stops_cleanly(tmp_path):
+    from hub import control, student
+
+    assert shutil.which("node"), "configurable-http-proxy needs node"
+    state = control.fresh_state(tmp_path / "hub")
+    hub = control.start(users=2, port=control.free_port(), state=state, timeout=120)
+    try:
+        students = [student.Student(hub.url, name, hub.password, timeout=180) for name in hub.users]
+        wrong = student.Student(hub.url, "student1", hub.password + "x")
+        with pytest.raises(PermissionError):
+            wrong.log_in()
+
+        def one(s):
+            s.log_in()
+            s.start_server()
+            return s.run_notebook(NOTEBOOK, home=state / "homes" / s.name)
+
+        with ThreadPoolExecutor(len(students)) as pool:
+            runs = list(pool.map(one, students))
+        for run in runs:
+            assert run.ok, (run.error, [f.traceback for f in run.failures], run.server_log)
+            assert run.cells >= 4 and not run.not_holding
+
+        for s, run in zip(students, runs, strict=True):
+            home = state / "homes" / s.name
+            assert (home / NOTEBOOK).exists() and (home / "lessons/01_adax.ipynb").exists()
+            pid = control.kernel_pid(run.kernel_id)
+            assert pid, "the kernel runs on this machine"
+            env = control.environment(pid)
+            # 2 students share this machine's cores: each kernel's pools get its share
+            share = str(max(1, len(os.sched_getaffinity(0)) // 2))
+            assert {env[k] for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS",
+                                     "OMP_NUM_THREADS")} == {share}
+            assert env["MEM_LIMIT"] == str(int(1.5 * 2**30))
+            # JupyterLab's way of opening a notebook tells the kernel its path (lessons.setup reads it)
+            assert env["JPY_SESSION_NAME"].endswith(NOTEBOOK)
+            # nbgitpuller is a server extension of every student's server
+            answer = s.http.get(f"{s.server}/git-pull", timeout=60, allow_redirects=False)
+            assert answer.status_code != 404, answer.status_code
+        hub.watch()
+        assert len(hub.seen) >= 5  # the proxy, two servers, two kernels
+    finally:
+        left = control.stop(hub)
+    assert left == set(), f"processes left after the hub stopped: {sorted(left)}"
+    assert not any(control.alive(pid) for pid in hub.seen)
+    assert hub.process.returncode is not None
