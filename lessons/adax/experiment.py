@@ -8,6 +8,7 @@ further scaled by max(1e-3, RMS(w)) and clipped).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import keras
@@ -257,6 +258,13 @@ def digits_split(val_fraction: float = 0.2, seed: int | None = None):
     return (x[train], y[train]), (x[val], y[val])
 
 
+def _bars_wanted(progress: bool) -> bool:
+    """``progress`` unless ``TQDM_DISABLE`` is set: ``tqdm.notebook`` passes ``disable=False``
+    itself and so ignores that variable, and a stored notebook must not keep a bar's 0% frame."""
+    disabled = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+    return bool(progress) and not disabled
+
+
 def train_digits(rule: str, epochs: int = 15, batch_size: int = 32, learning_rate: float = 1e-3,
                  seed: int | None = None, progress: bool = True, param: float | None = None,
                  trace: SecondMomentTrace | None = None, callbacks=()) -> Run:
@@ -284,7 +292,7 @@ def train_digits(rule: str, epochs: int = 15, batch_size: int = 32, learning_rat
     model.compile(optimizer=optimizer, metrics=["accuracy"], loss=LOSS, jit_compile=False)
     trace = SecondMomentTrace() if trace is None else trace
     check_trace_gets_gradient(model, trace, x, y)
-    bars = [keras_progress(epochs, desc=rule)] if progress else []
+    bars = [keras_progress(epochs, desc=rule)] if _bars_wanted(progress) else []
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, verbose=0,
                         callbacks=[trace, *bars, *callbacks])
     logits = model(x_val, training=False)  # eagerly: evaluate() would trace another graph

@@ -240,3 +240,14 @@ def test_vhat_by_optimizer_takes_beta_2_and_rejects_bad_input():
         adax.vhat_by_optimizer("adam", [1.0, np.nan])
     with pytest.raises(ValueError, match="beta_2"):
         adax.vhat_by_optimizer("adam", g, param=1.0)
+
+
+def test_tqdm_disable_turns_the_training_bar_off(monkeypatch):
+    """tqdm.notebook ignores TQDM_DISABLE, so train_digits honours it (stored notebooks)."""
+    from lessons.adax.experiment import _bars_wanted
+
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert _bars_wanted(True) and not _bars_wanted(False)
+    for value, wanted in (("1", False), ("true", False), ("0", True), ("", True)):
+        monkeypatch.setenv("TQDM_DISABLE", value)
+        assert _bars_wanted(True) is wanted, value
