@@ -153,3 +153,14 @@ def test_nearest_digit_distance():
 def test_experiment_value_errors(fn, kwargs, match):
     with pytest.raises(ValueError, match=match):
         fn(**kwargs)
+
+
+def test_progress_bars_honour_tqdm_disable(monkeypatch):
+    from lessons.gan.experiments import _bar
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert _bar(True, 10, "one_step") is None
+    monkeypatch.delenv("TQDM_DISABLE")
+    bar = _bar(True, 10, "one_step")
+    assert bar.total == 10 and _bar(False, 10, "one_step") is None
+    bar.close()
