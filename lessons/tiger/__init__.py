@@ -52,6 +52,7 @@ from lessons.tiger.experiment import (
     absent_token_trajectory,
     character_streams,
     embedding_experiment,
+    released_step,
 )
 from lessons.tiger.metrics import (
     INIT_BOUND,
@@ -59,6 +60,7 @@ from lessons.tiger.metrics import (
     once_seen_band,
     once_seen_check,
     output_weights,
+    rare_absence,
     rare_rows,
     released_once_seen,
     remedy_verdicts,
@@ -102,9 +104,9 @@ __all__ = [
     "format_summary", "format_underflow_steps", "logistic_form", "once_seen_band",
     "once_seen_check", "once_seen_claims", "output_weights", "piecewise_linear",
     "plot_absent_token", "plot_drift_comparison", "plot_explorer", "plot_loss_curves",
-    "plot_max_abs_vs_frequency", "plot_once_seen", "rare_rows", "released_claims",
-    "released_once_seen", "released_row_simulate", "released_steps_to_fraction",
-    "released_variable_kind", "remedy_claims", "remedy_verdicts", "sign_agreement",
+    "plot_max_abs_vs_frequency", "plot_once_seen", "rare_absence", "rare_rows",
+    "released_claims", "released_once_seen", "released_row_simulate", "released_step",
+    "released_steps_to_fraction", "released_variable_kind", "remedy_claims", "remedy_verdicts", "sign_agreement",
     "sign_agreement_claims", "sign_agreements", "simulate", "smooth", "steps_to_fraction",
     "steps_until_momentum_underflow", "summarize", "summary_claims", "unigram_test_loss",
 ]

@@ -4,6 +4,7 @@ model on People's Daily trained with Tiger, Lion, AdamW, the three remedies and 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -80,6 +81,40 @@ def absent_token_paths(gradient=ABSENT_GRADIENT, absent_steps: int = 2000,
     """
     return {name: absent_token_trajectory(gradient, absent_steps, learning_rate, weight_decay,
                                           optimizer=name) for name in optimizers}
+
+
+def released_step(table, momentum, gradient, learning_rate: float = 0.02,
+                  weight_decay: float = 1.0, beta: float = 0.965) -> np.ndarray:
+    """One step of the real ``ReleasedTiger`` on an embedding table, from a given momentum.
+
+    The table is a variable named "embeddings", so ``tiger.py``'s per-row rule applies: each row
+    steps by ``learning_rate * RMS(row) * (sign(m) + lambda * row)`` with
+    ``m = beta * momentum + (1 - beta) * gradient``.
+
+    Args:
+        table: the embedding rows before the step, [rows, dim].
+        momentum: the optimizer's momentum before the step, [rows, dim].
+        gradient: this step's gradient, [rows, dim] (zeros for an absent token's row).
+        learning_rate: the relative learning rate > 0 (default 0.02, the lesson's run).
+        weight_decay: `lambda` >= 0 (default 1). beta: in [0, 1) (default 0.965).
+
+    Returns:
+        float32 [rows, dim]: the table after the step.
+    """
+    table = np.asarray(table, dtype=np.float32)
+    if table.ndim != 2:
+        raise ValueError(f"table must be a [rows, dim] array, got shape {table.shape}")
+    momentum, gradient = (np.asarray(a, dtype=np.float32) for a in (momentum, gradient))
+    for name, array in (("momentum", momentum), ("gradient", gradient)):
+        if array.shape != table.shape:
+            raise ValueError(f"{name} must have the table's shape {table.shape}, got "
+                             f"{array.shape}")
+    variable = keras.Variable(table, name="embeddings")
+    opt = ReleasedTiger(learning_rate, beta=beta, weight_decay=weight_decay)
+    opt.build([variable])
+    opt._momentums[0].assign(momentum)
+    opt.apply([tf.constant(gradient)], [variable])
+    return variable.numpy()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,7 +196,9 @@ def embedding_experiment(variants=VARIANTS, config: ExperimentConfig | None = No
             and if that is None too, the course seed (``lessons.setup(seed)``, 0 by default).
         jit_compile: compile the training loop with XLA (default True; about 25 % less CPU time
             here than plain graph mode, and it exercises Tiger under XLA).
-        progress: a progress bar over the variants (default False).
+        progress: a progress bar over the variants (default False; none when the environment
+            sets ``TQDM_DISABLE``, which tqdm's notebook widget ignores, so that a stored
+            notebook holds no bar).
 
     Returns:
         {variant: EmbeddingRun}, in the order given.
@@ -176,7 +213,8 @@ def embedding_experiment(variants=VARIANTS, config: ExperimentConfig | None = No
     frequency, last_seen = _occurrences(x, len(vocab))
 
     runs = {}
-    for name in progress_bar(variants, desc="variants") if progress else variants:
+    show = progress and os.environ.get("TQDM_DISABLE", "").strip().lower() in ("", "0", "false")
+    for name in progress_bar(variants, desc="variants") if show else variants:
         keras.backend.clear_session(free_memory=False)  # gc.collect costs ~0.2 s a variant
         model, embed = _build_model(cfg, len(vocab), tied=name == "tied_tiger", seed=seed)
         loss = _train(model, _optimizer_groups(name, cfg, model, embed), x, y, jit_compile)

@@ -14,17 +14,27 @@ INIT_BOUND = 0.05  # Keras's default Embedding initializer is uniform(-0.05, 0.0
 REMEDIES = ("lazy_tiger", "tied_tiger", "mixed")
 
 
+def rare_absence(config: ExperimentConfig) -> int:
+    """Updates a rare character must have been absent at the end of a run: the closed form's
+    half-way time ``steps_to_fraction(0.5, learning_rate, lambda)`` (long enough for a
+    constant-sign row to pass 0.5/lambda), or half the run if that is shorter (then no row can
+    pass 0.5/lambda, and the rare rows show how far they got). E.g. 231 for the notebook's run;
+    750 for lambda = 0.1 and 1,500 steps, whose half-way time is 2,311."""
+    half_way = steps_to_fraction(0.5, config.learning_rate, config.weight_decay)
+    return max(1, min(half_way, config.steps // 2))
+
+
 def rare_rows(run: EmbeddingRun, config: ExperimentConfig, max_count: int = 3) -> np.ndarray:
     """[vocab] mask of real characters seen 1..``max_count`` times and then absent for at least
-    ``steps_to_fraction(0.5, learning_rate, lambda)`` updates: long enough for the closed form to
-    carry a constant-sign row past half of 1/lambda.
+    ``rare_absence(config)`` updates. It may select no row at all (e.g. a run so short that no
+    character is absent that long); ``summarize`` then says so.
 
     Args:
         run: an ``EmbeddingRun``.
         config: its ``ExperimentConfig``.
         max_count: the most occurrences a rare character has (default 3).
     """
-    absent = steps_to_fraction(0.5, config.learning_rate, config.weight_decay)
+    absent = rare_absence(config)
     mask = (run.frequency >= 1) & (run.frequency <= max_count) & (run.updates_since_seen >= absent)
     mask[: UNK + 1] = False
     return mask
@@ -71,7 +81,8 @@ def released_once_seen(run: EmbeddingRun, config: ExperimentConfig, x0: float = 
     typical initial row's 0.029, which leaves room for rows whose entries first cross zero).
 
     Returns {"n_updates", "count" (such characters), "at_fixed_point" (the share of them whose
-    every entry is within ``1 - fraction`` of +-1/lambda, relative; ``fraction`` default 0.999)}.
+    every entry is within ``1 - fraction`` of +-1/lambda, relative; ``fraction`` default 0.999;
+    None when there are no such characters)}.
     """
     n = released_steps_to_fraction(fraction, config.released_learning_rate, config.weight_decay,
                                    x0)
@@ -80,8 +91,7 @@ def released_once_seen(run: EmbeddingRun, config: ExperimentConfig, x0: float = 
     star = 1.0 / config.weight_decay
     rows = np.abs(run.embedding[once])
     close = np.all(np.abs(rows - star) <= (1 - fraction) * star, axis=1)
-    return {"n_updates": n, "count": int(once.sum()),
-            "at_fixed_point": float(close.mean()) if once.any() else float("nan")}
+    return {"n_updates": n, "count": int(once.sum()), "at_fixed_point": _mean(close)}
 
 
 def sign_agreement(rows) -> float:
@@ -125,12 +135,14 @@ def summarize(runs: dict, config: ExperimentConfig) -> list[dict]:
     """One row per variant: losses and where the embedding rows ended up.
 
     Keys: variant, train_loss (mean of the last 100 steps), test_loss, emb_max, emb_min,
-    rare (number of ``rare_rows``), rare_pinned (fraction of them with max |row| > 0.5/lambda),
-    rare_at_fixed_point (fraction of them with every entry within 1e-3 of +-1/lambda),
-    rare_median, frequent_median (ids seen >= 100 times), unseen_median and unseen_max (of the
-    ids never seen), other_pinned (fraction of all other weights with |w| > 0.5/lambda),
-    rare_output_pinned (fraction of the rare characters' ``output_weights`` with
-    |w| > 0.5/lambda) and output_bias_min (the smallest bias of the output layer).
+    rare (number of ``rare_rows``), rare_absent (``rare_absence(config)``), rare_pinned
+    (fraction of them with max |row| > 0.5/lambda), rare_at_fixed_point (fraction of them with
+    every entry within 1e-3 of +-1/lambda), rare_median (of their max |row|), frequent_median
+    (ids seen >= 100 times), unseen_median and unseen_max (of the ids never seen), other_pinned
+    (fraction of all other weights with |w| > 0.5/lambda), rare_output_pinned (fraction of the
+    rare characters' ``output_weights`` with |w| > 0.5/lambda) and output_bias_min (the
+    smallest bias of the output layer). A share, median or maximum over no ids at all (e.g. no
+    rare rows at a setting) is None, never NaN.
     """
     half, star = 0.5 / config.weight_decay, 1.0 / config.weight_decay
     out = []
@@ -148,27 +160,41 @@ def summarize(runs: dict, config: ExperimentConfig) -> list[dict]:
             "emb_max": float(run.embedding.max()),
             "emb_min": float(run.embedding.min()),
             "rare": int(rare.sum()),
-            "rare_pinned": float(np.mean(m[rare] > half)),
-            "rare_at_fixed_point": float(np.mean(exact)),
-            "rare_median": float(np.median(m[rare])),
-            "frequent_median": float(np.median(m[frequent])),
-            "unseen_median": float(np.median(m[unseen])) if unseen.any() else float("nan"),
-            "unseen_max": float(m[unseen].max()) if unseen.any() else float("nan"),
+            "rare_absent": rare_absence(config),
+            "rare_pinned": _mean(m[rare] > half),
+            "rare_at_fixed_point": _mean(exact),
+            "rare_median": _median(m[rare]),
+            "frequent_median": _median(m[frequent]),
+            "unseen_median": _median(m[unseen]),
+            "unseen_max": float(m[unseen].max()) if unseen.any() else None,
             "other_pinned": float(np.mean(other > half)),
-            "rare_output_pinned": float(np.mean(np.abs(output_weights(run)[rare]) > half)),
+            "rare_output_pinned": _mean(np.abs(output_weights(run)[rare]) > half),
             "output_bias_min": float(_output_bias(run).min()),
         })
     return out
+
+
+def _mean(values) -> float | None:
+    """Mean of a non-empty array as a float; None for an empty one (no NaN, no warning)."""
+    values = np.asarray(values)
+    return float(np.mean(values)) if values.size else None
+
+
+def _median(values) -> float | None:
+    values = np.asarray(values)
+    return float(np.median(values)) if values.size else None
 
 
 def remedy_verdicts(rows: list[dict], baseline: str = "tiger", tolerance: float = 0.05) -> dict:
     """A one-line verdict per remedy from ``summarize`` rows, for the embedding *and* the
     output layer.
 
-    The embedding drift is "fixed" when at most 5 % of the remedy's rare rows pass 0.5/lambda;
-    the output layer is "still pinned" when at least half of the rare characters' output
-    weights pass 0.5/lambda; the loss is "on par" when the test loss is within ``tolerance``
-    nats (default 0.05) of the ``baseline``'s (default "tiger"). The lines quote this run's
+    The embedding drift is "fixed" when at most 5 % of the remedy's rare rows pass 0.5/lambda
+    while more than 5 % of the ``baseline``'s (default "tiger") do; when the baseline's rare rows
+    do not drift that far either, there is "nothing to fix at this setting"; with no rare rows
+    at all the line says so. The output layer is "still pinned" when at least half of the rare
+    characters' output weights pass 0.5/lambda; the loss is "on par" when the test loss is
+    within ``tolerance`` nats (default 0.05) of the baseline's. The lines quote this run's
     numbers (they vary by machine; the notebook's claim check states the bands).
     """
     table = {r["variant"]: r for r in rows}
@@ -180,18 +206,24 @@ def remedy_verdicts(rows: list[dict], baseline: str = "tiger", tolerance: float 
         if name not in table:
             continue
         r = table[name]
-        fixed = r["rare_pinned"] <= 0.05
-        pinned_out = r["rare_output_pinned"] >= 0.5
         delta = r["test_loss"] - base["test_loss"]
         cost = "on par with" if abs(delta) <= tolerance else ("worse than" if delta > 0 else
                                                                "better than")
+        loss = f"test loss {r['test_loss']:.3f}, {cost} {baseline} ({base['test_loss']:.3f})"
+        if r["rare_pinned"] is None or base["rare_pinned"] is None:
+            out[name] = f"no rare rows at this setting; {loss}"
+            continue
+        if base["rare_pinned"] <= 0.05:
+            verdict = "nothing to fix at this setting"
+        else:
+            verdict = "fixed" if r["rare_pinned"] <= 0.05 else "NOT fixed"
+        pinned_out = r["rare_output_pinned"] >= 0.5
         out[name] = (
-            f"embedding: {'fixed' if fixed else 'NOT fixed'} ({r['rare_pinned']:.0%} of rare "
-            f"rows past 0.5/lambda, {baseline}: {base['rare_pinned']:.0%}); output layer: "
+            f"embedding: {verdict} ({r['rare_pinned']:.0%} of rare rows past 0.5/lambda, "
+            f"{baseline}: {base['rare_pinned']:.0%}); output layer: "
             f"{'still pinned' if pinned_out else 'not pinned'} ({r['rare_output_pinned']:.0%} "
             f"of the rare characters' output weights past 0.5/lambda, {baseline}: "
-            f"{base['rare_output_pinned']:.0%}); test loss {r['test_loss']:.3f}, {cost} "
-            f"{baseline} ({base['test_loss']:.3f})")
+            f"{base['rare_output_pinned']:.0%}); {loss}")
     return out
 
 

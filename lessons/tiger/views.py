@@ -24,7 +24,7 @@ SUMMARY_COLUMNS = (
     Column("variant", "variant"), Column("train_loss", "train", ".3f"),
     Column("test_loss", "test", ".3f"), Column("emb_min", "emb min", ".3f"),
     Column("emb_max", "emb max", ".3f"), Column("rare", "rare", "d"),
-    Column("rare_pinned", "rare>0.5", ".0%"), Column("other_pinned", "other>0.5", ".1%"),
+    Column("rare_median", "rare med", ".3f"), Column("rare_pinned", "rare>0.5", ".0%"), Column("other_pinned", "other>0.5", ".1%"),
     Column("rare_output_pinned", "rare out>0.5", ".0%"),
 )
 # (dtype, flush subnormals, who computes that way) for format_underflow_steps
@@ -104,9 +104,19 @@ def format_drift_comparison(d: dict, learning_rate: float = 1.76e-3) -> str:
 
 
 def format_summary(rows: list[dict]) -> str:
-    """The ``summarize`` rows as a table: losses, embedding extremes, rare rows and the shares of
-    rare rows, other weights and rare output weights past 0.5/lambda."""
-    return format_table(rows, SUMMARY_COLUMNS)
+    """The ``summarize`` rows as a table: losses, embedding extremes, rare rows (their number,
+    the median of their max |entry|, the share past 0.5/lambda), the shares of other weights
+    and of the rare characters' output weights past 0.5/lambda; then a line that says which rows
+    count as rare, or that there are none at this setting ("-" in their columns)."""
+    table = format_table(rows, SUMMARY_COLUMNS)
+    if not rows:
+        return table
+    absent = rows[0]["rare_absent"]
+    if all(r["rare"] == 0 for r in rows):
+        return (f"{table}\nno rare rows at this setting: no character was seen 1-3 times and then "
+                f"absent for the last {absent:,} updates")
+    return (f"{table}\nrare: characters seen 1-3 times and absent for the last {absent:,} "
+            f"updates or more")
 
 
 def format_baselines(config: ExperimentConfig, unigram: float) -> str:
@@ -118,8 +128,10 @@ def format_baselines(config: ExperimentConfig, unigram: float) -> str:
 
 def format_released_once_seen(once: dict) -> str:
     """A ``released_once_seen`` result in words."""
-    return (f"characters seen once, at least {once['n_updates']} updates before the end: "
-            f"{once['count']}; of them with every entry within 0.1 % of +-1/lambda: "
+    head = f"characters seen once, at least {once['n_updates']} updates before the end: "
+    if not once["count"]:
+        return head + "none at this setting"
+    return (f"{head}{once['count']}; of them with every entry within 0.1 % of +-1/lambda: "
             f"{once['at_fixed_point']:.0%}")
 
 

@@ -157,3 +157,16 @@ def test_absent_token_claims(capsys):
     bad = _paths()
     bad["adamw"][:] = bad["adamw"][10]  # the over-update never dies out
     _fails(tiger.check_absent_token, bad, match="adamw")
+
+
+def test_a_setting_without_rare_rows_fails_the_claims_cleanly():
+    """summarize gives None for a share over no rows: the claim fails and names it (no TypeError)."""
+    empty = {"rare": 0, "rare_pinned": None, "rare_at_fixed_point": None, "rare_median": None,
+             "rare_output_pinned": None}
+    _fails(tiger.check_summary, _with(GOOD, "tiger", **empty), CONFIG, UNIGRAM,
+           match="tiger: rare rows past 0.5/lambda: measured nan%")
+    _fails(tiger.check_remedies, _with(GOOD, "lazy_tiger", **empty), CONFIG,
+           match="lazy_tiger: rare embedding rows past")
+    none_once = {"n_updates": 611, "count": 0, "at_fixed_point": None}
+    _fails(tiger.check_released, GOOD, CONFIG, none_once, UNIGRAM,
+           match="released: characters seen once")

@@ -90,11 +90,15 @@ def test_experiment_follows_the_course_seed_and_an_explicit_seed_overrides():
     setup(0)
 
 
-def test_progress_bar_changes_nothing_but_the_display(capsys):
+def test_progress_bar_changes_nothing_but_the_display(capsys, monkeypatch):
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
     plain = _tiny_run(seed=3)
     shown = _tiny_run(seed=3, progress=True)
     np.testing.assert_array_equal(plain.embedding, shown.embedding)
     assert "variants" in capsys.readouterr().err  # tqdm's text bar outside Jupyter
+    monkeypatch.setenv("TQDM_DISABLE", "1")  # as when outputs are stored: no bar at all
+    _tiny_run(seed=3, progress=True)
+    assert "variants" not in capsys.readouterr().err
 
 
 def test_character_streams_are_cached_and_read_only():
@@ -153,3 +157,25 @@ def test_try_larger_vocabulary_keeps_characters_seen_twice():
     cfg = ExperimentConfig(vocab_size=4000, steps=3, batch_size=8, hidden=8, dim=4)
     run = tiger.embedding_experiment(("tiger",), cfg, jit_compile=False)["tiger"]
     assert run.embedding.shape == (4002, 4)
+
+
+def test_released_step_is_one_step_of_the_row_relative_rule():
+    rng = np.random.default_rng(3)
+    table = rng.uniform(-0.5, 0.5, (3, 4)) * np.array([[1.0], [0.01], [1.0]])
+    m = rng.choice([-1e-3, 1e-3], (3, 4))
+    g = np.zeros((3, 4))
+    g[2] = rng.standard_normal(4)  # the third token is in the batch
+    lr, lam, beta = 0.02, 0.5, 0.9
+    t32, m32, g32 = (a.astype(np.float32) for a in (table, m, g))
+    new_m = np.float32(beta) * m32 + np.float32(1 - beta) * g32
+    rms = np.sqrt(np.mean(t32 * t32, axis=1, keepdims=True))
+    expected = t32 - np.float32(lr) * rms * (np.sign(new_m) + np.float32(lam) * t32)
+    got = tiger.released_step(table, m, g, learning_rate=lr, weight_decay=lam, beta=beta)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+    small, big = np.abs(got - t32)[1], np.abs(got - t32)[0]
+    assert np.all(small < 0.05 * big)  # a row 100x smaller steps ~100x less
+    with pytest.raises(ValueError, match="table"):
+        tiger.released_step(np.zeros(4), np.zeros(4), np.zeros(4))
+    with pytest.raises(ValueError, match="momentum"):
+        tiger.released_step(table, m[:2], g)

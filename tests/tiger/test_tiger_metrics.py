@@ -139,3 +139,64 @@ def test_remedy_verdicts():
         tiger.remedy_verdicts(rows[1:])
     with pytest.raises(ValueError, match="optimizer"):
         tiger.absent_token_trajectory([1.0], 10, optimizer="sgd")
+
+
+def test_rare_absence_is_the_half_way_time_or_half_the_run():
+    assert tiger.rare_absence(ExperimentConfig()) == 231 == tiger.steps_to_fraction(0.5, 0.003, 1)
+    # Try-it 2: lambda 0.1 needs 2,311 steps to get half-way, longer than the 1,500-step run
+    assert tiger.steps_to_fraction(0.5, 0.003, 0.1) == 2311
+    assert tiger.rare_absence(ExperimentConfig(weight_decay=0.1, steps=1500)) == 750
+    assert tiger.rare_absence(ExperimentConfig(steps=1)) == 1
+
+
+def _fake_untied(frequency, last_seen, steps, dim=2):
+    vocab = len(frequency)
+    emb = np.linspace(-0.5, 0.5, vocab * dim, dtype=np.float32).reshape(vocab, dim)
+    others = {"dense/kernel": np.full((3, vocab), 0.1, np.float32),
+              "dense/bias": np.zeros(vocab, np.float32)}
+    return _fake_run(emb, frequency, last_seen, steps, others)
+
+
+def test_try_it_2_setting_has_rare_rows_short_of_half_way():
+    cfg = ExperimentConfig(weight_decay=0.1, steps=1500)
+    # ids 2, 3 seen once 1,500 and 751 updates before the end: rare; id 4 only 700: not rare
+    run = _fake_untied([0, 0, 1, 2, 1, 50], [-1, -1, 0, 749, 800, 1499], 1500)
+    np.testing.assert_array_equal(tiger.rare_rows(run, cfg), [0, 0, 1, 1, 0, 0])
+    row, = tiger.summarize({"tiger": run}, cfg)
+    assert row["rare"] == 2 and row["rare_absent"] == 750
+    assert row["rare_median"] == pytest.approx(np.median(run.max_abs[2:4]))
+    assert "absent for the last 750 updates or more" in tiger.format_summary([row])
+
+
+def test_no_rare_rows_at_a_setting_gives_no_nan_and_no_warning():
+    import warnings
+
+    cfg = ExperimentConfig(steps=100)
+    # nothing seen 1-3 times and absent for 50 updates; no id never seen; none seen >= 100 times
+    run = _fake_untied([0, 0, 1, 5, 2], [-1, -1, 99, 10, 60], 100)
+    run.frequency[:2] = 1  # PAD and UNK are never rare; here they were "seen"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        row, = tiger.summarize({"tiger": run}, cfg)
+        text = tiger.format_summary([row])
+        verdicts = tiger.remedy_verdicts([row, dict(row, variant="lazy_tiger")])
+        released = tiger.released_once_seen(run, cfg)
+    assert row["rare"] == 0
+    for key in ("rare_pinned", "rare_at_fixed_point", "rare_median", "rare_output_pinned",
+                "frequent_median", "unseen_median", "unseen_max"):
+        assert row[key] is None, key
+    assert not any(isinstance(v, float) and np.isnan(v) for v in row.values())
+    assert "nan" not in text
+    assert text.splitlines()[-1] == ("no rare rows at this setting: no character was seen 1-3 "
+                                     "times and then absent for the last 50 updates")
+    assert verdicts["lazy_tiger"].startswith("no rare rows at this setting; test loss 0.000")
+    assert released == {"n_updates": released["n_updates"], "count": 0, "at_fixed_point": None}
+    assert tiger.format_released_once_seen(released).endswith(": none at this setting")
+
+
+def test_remedy_verdicts_when_the_baseline_does_not_drift_either():
+    rows = [{"variant": "tiger", "rare_pinned": 0.0, "rare_output_pinned": 0.0, "test_loss": 5.78},
+            {"variant": "lazy_tiger", "rare_pinned": 0.0, "rare_output_pinned": 0.0,
+             "test_loss": 5.79}]
+    assert tiger.remedy_verdicts(rows)["lazy_tiger"].startswith(
+        "embedding: nothing to fix at this setting (0% of rare rows past 0.5/lambda, tiger: 0%)")

@@ -129,12 +129,16 @@ def test_format_drift_comparison_quotes_the_dict():
 
 def test_format_summary_is_a_table_of_the_rows():
     row = {"variant": "tiger", "train_loss": 5.8271, "test_loss": 5.847, "emb_min": -0.913,
-           "emb_max": 0.914, "rare": 253, "rare_pinned": 1.0, "other_pinned": 0.3201,
-           "rare_output_pinned": 0.59}
-    header, line = tiger.format_summary([row]).splitlines()
+           "emb_max": 0.914, "rare": 253, "rare_absent": 231, "rare_median": 0.8412,
+           "rare_pinned": 1.0, "other_pinned": 0.3201, "rare_output_pinned": 0.59}
+    header, line, note = tiger.format_summary([row]).splitlines()
     assert re.match(r"variant\s+train\s+test\s+emb min", header)  # the e2e test looks for it
-    assert line.split() == ["tiger", "5.827", "5.847", "-0.913", "0.914", "253", "100%", "32.0%",
-                            "59%"]
+    assert "rare  rare med  rare>0.5" in header
+    assert line.split() == ["tiger", "5.827", "5.847", "-0.913", "0.914", "253", "0.841", "100%",
+                            "32.0%", "59%"]
+    assert note == "rare: characters seen 1-3 times and absent for the last 231 updates or more"
+    empty = dict(row, rare=0, rare_median=None, rare_pinned=None, rare_output_pinned=None)
+    assert tiger.format_summary([empty]).splitlines()[1].split()[5:8] == ["0", "-", "-"]
 
 
 def test_format_baselines_quotes_the_closed_form_bound():
