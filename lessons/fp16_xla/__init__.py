@@ -9,6 +9,8 @@ Modules, lowest first (each imports only those above it):
   MLP whose gradients sit below 1e-8, the share of them that FP16 flushes to zero under static
   scales and under Keras's dynamic ``LossScaleOptimizer``, and Adam's invariance to a constant
   scale (up to its epsilon);
+- ``scale_rule``: ``keras_scale_trajectory``, the scales Keras's ``LossScaleOptimizer`` uses for
+  a chosen sequence of finite and overflowing steps (its halve/double rule);
 - ``bench``: the benchmark: FP32, mixed precision, XLA and both, each in a fresh subprocess,
   timed in interleaved rounds (ABAB), its result schema and the stored results
   (``python -m lessons.fp16_xla benchmark --help``);
@@ -73,9 +75,11 @@ from lessons.fp16_xla.loss_scaling import (
     gradient_magnitudes,
     scaled_gradients,
     scaled_mlp,
+    scaling_problem,
     static_scale_sweep,
     zeros_by_variable,
 )
+from lessons.fp16_xla.scale_rule import keras_scale_trajectory
 from lessons.fp16_xla.tables import (
     check_rows,
     format_adam_first_steps,
@@ -108,11 +112,11 @@ __all__ = [
     "format_constant_report", "format_gradient_magnitudes", "format_limits",
     "format_mask_and_epsilon", "format_output_kernel", "format_post_comparison",
     "format_precision_table", "format_stored", "format_table", "gradient_claims",
-    "gradient_magnitudes", "list_results", "live_benchmark", "live_claims", "load_result",
-    "masked_logits_nan_share", "min_scale_to_keep", "output_kernel_claims", "plot_gradient_histogram",
-    "plot_speedups", "plot_zero_share", "post_comparison", "precision_table", "reference_results",
-    "run_benchmark", "save_result", "scaled_gradients", "scaled_mlp", "scaling_claims",
-    "scaling_table", "speedup_matrix", "speedup_rows", "speedup_spreads", "static_scale_sweep",
-    "stored_results", "underflow_threshold", "validate_result", "verdict_claims",
-    "zeros_by_variable",
+    "gradient_magnitudes", "keras_scale_trajectory", "list_results", "live_benchmark",
+    "live_claims", "load_result", "masked_logits_nan_share", "min_scale_to_keep",
+    "output_kernel_claims", "plot_gradient_histogram", "plot_speedups", "plot_zero_share",
+    "post_comparison", "precision_table", "reference_results", "run_benchmark", "save_result",
+    "scaled_gradients", "scaled_mlp", "scaling_claims", "scaling_problem", "scaling_table",
+    "speedup_matrix", "speedup_rows", "speedup_spreads", "static_scale_sweep", "stored_results",
+    "underflow_threshold", "validate_result", "verdict_claims", "zeros_by_variable",
 ]

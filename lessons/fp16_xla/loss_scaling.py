@@ -24,8 +24,9 @@ from lessons._core.checks import integer, number
 from lessons._core.notebook import course_seed
 from lessons.fp16_xla.formats import underflow_threshold
 
-__all__ = ["adam_first_step", "adam_scale_gap", "adam_scale_study", "dynamic_loss_scale", "dynamic_loss_scale_runs", "gradient_magnitudes",
-           "scaled_gradients", "scaled_mlp", "static_scale_sweep", "zeros_by_variable"]
+__all__ = ["adam_first_step", "adam_scale_gap", "adam_scale_study", "dynamic_loss_scale",
+           "dynamic_loss_scale_runs", "gradient_magnitudes", "scaled_gradients", "scaled_mlp",
+           "scaling_problem", "static_scale_sweep", "zeros_by_variable"]
 
 DEFAULT_SCALES = (1.0, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8)
 
@@ -113,6 +114,15 @@ def _problem(depth: int, width: int, init_scale: float, batch: int,
             g.setflags(write=False)  # cached: callers must not change it
         _PROBLEMS[key] = _ScalingProblem(x, y, fp32, fp16, reference)
     return _PROBLEMS[key]
+
+
+def scaling_problem(depth: int = 8, width: int = 64, init_scale: float = 0.1, batch: int = 256,
+                    seed: int | None = None):
+    """``(model, x, y)``: the down-scaled MLP whose hidden layers compute in FP16 (Keras's
+    ``mixed_float16``) and the digits batch the experiments take its gradient on (cached; the
+    arguments as in :func:`gradient_magnitudes`)."""
+    p = _problem(depth, width, init_scale, batch, seed)
+    return p.fp16, p.x, p.y
 
 
 def _flat(grads: dict[str, np.ndarray]) -> np.ndarray:

@@ -13,6 +13,7 @@ PACKAGE = Path(lessons.fp16_xla.__file__).parent
 ALLOWED = {
     "formats": set(),
     "loss_scaling": {"formats"},
+    "scale_rule": set(),
     "bench/configs": set(),
     "bench/workload": {"bench.configs"},
     "bench/schema": {"bench.configs"},

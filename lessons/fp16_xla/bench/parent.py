@@ -264,8 +264,11 @@ def run_benchmark(configs=MAIN_CONFIGS, size: str = "tiny", steps: int = 10, rep
     load_before = [round(v, 2) for v in os.getloadavg()]
     on_cpu = not _gpu_visible()
     groups = process_groups(configs, share_process, on_cpu, cpu_global_jit)
+    # tqdm.notebook ignores $TQDM_DISABLE (it passes disable=False itself), so honour it here:
+    # outputs stored with it set must hold no bar's first frame
     bar = (progress_bar(total=len(configs) * (1 + repeats), desc=f"benchmark ({size})")
-           if progress else None)
+           if progress and os.environ.get("TQDM_DISABLE", "").lower() in ("", "0", "false")
+           else None)
     with tempfile.TemporaryDirectory(prefix="fp16_xla_") as tmp:
         batch_file = str(Path(tmp) / "batch.npz")
         np.savez(batch_file, **make_batch(size))

@@ -12,6 +12,7 @@ import math
 import re
 from pathlib import Path
 
+from lessons._core.results import output_dir, output_path
 from lessons.fp16_xla.bench.configs import CONFIGS, SIZES, size_of
 
 __all__ = ["RESULTS_DIR", "RESULT_SCHEMA", "SCHEMA_ID", "list_results", "load_result",
@@ -140,12 +141,23 @@ def result_filename(result: dict) -> str:
     return f"fp16_xla_{d['kind'].lower()}-{slug}_{result['size']}.json"
 
 
-def save_result(result: dict, directory: str | Path | None = None) -> Path:
-    """Validate and write ``result`` as JSON under ``directory`` (default lessons/results)."""
+def save_result(result: dict, directory: str | Path | None = None, *,
+                force: bool = False) -> Path:
+    """Validate and write ``result`` as JSON, named by :func:`result_filename`.
+
+    Args:
+        result: a benchmark result.
+        directory: where to write (default ``lessons._core.results.output_dir()``:
+            ``$LESSONS_RESULTS`` or ``~/lessons-results``, never the course's stored results).
+        force: replace an existing file, or write into ``lessons/results`` (default False).
+
+    Raises:
+        ValueError: the file exists, or ``directory`` is the course's stored results, and
+            ``force`` is False.
+    """
     validate_result(result)
-    out = Path(directory) if directory is not None else RESULTS_DIR
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / result_filename(result)
+    name = result_filename(result)
+    path = output_path(None if directory is None else Path(directory) / name, name, force=force)
     path.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return path
 
@@ -161,14 +173,20 @@ def list_results(directory: str | Path | None = None) -> list[Path]:
                   .glob("fp16_xla_*.json"))
 
 
-def stored_results(size: str | None = None, directory=None) -> list[dict]:
+def stored_results(size: str | None = None, directory=None, *,
+                   include_yours: bool = False) -> list[dict]:
     """Every stored result (validated), optionally of one size.
 
     Args:
         size: a key of ``SIZES``, or None for all (default).
-        directory: where to look (default ``lessons/results``).
+        directory: where to look (default ``lessons/results``, the course's stored runs).
+        include_yours: add the results ``python -m lessons.fp16_xla benchmark --save`` wrote
+            into ``lessons._core.results.output_dir()`` (default False).
     """
     if size is not None and size not in SIZES:
         raise ValueError(f"size must be one of {list(SIZES)} or None, got {size!r}")
-    results = [load_result(p) for p in list_results(directory)]
+    paths = list_results(directory)
+    if include_yours and output_dir().is_dir():
+        paths += [p for p in list_results(output_dir()) if p not in paths]
+    results = [load_result(p) for p in paths]
     return [r for r in results if size is None or r["size"] == size]
