@@ -35,6 +35,7 @@ class Run:
     cells: int = 0
     failures: list[CellFailure] = field(default_factory=list)
     not_holding: list[str] = field(default_factory=list)  # "does not hold on this machine" lines
+    stderr: str = ""  # what the cells wrote to stderr (warnings among it)
     error: str = ""  # what stopped the run before the notebook finished (login, spawn, timeout...)
     kernel_id: str = ""
     server_log: str = ""
@@ -167,7 +168,10 @@ class Student:
             elif kind == "error":
                 run.failures.append(CellFailure(number, source, content["ename"], content["evalue"],
                                                 "\n".join(content.get("traceback", []))))
-            elif kind == "stream" and "does not hold" in content.get("text", ""):
-                run.not_holding += [line for line in content["text"].splitlines() if "does not hold" in line]
+            elif kind == "stream":
+                text = content.get("text", "")
+                run.not_holding += [line for line in text.splitlines() if "does not hold" in line]
+                if content.get("name") == "stderr":
+                    run.stderr += text
             elif kind == "status" and content.get("execution_state") in ("dead", "restarting"):
                 raise RuntimeError(f"the kernel died during cell {number} ({content['execution_state']})")

@@ -10,8 +10,11 @@ without naming the cause) and "with XLA" results would run without XLA.
 
 from __future__ import annotations
 
+import json
 import os
+import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -105,6 +108,7 @@ def setup(seed: int = 0, *, figure_dpi: int = 110):
     import tensorflow as tf
 
     tf.get_logger().setLevel("ERROR")
+    check_notebook_version()
     keras.utils.set_random_seed(seed)
     matplotlib.rcParams.update({
         "figure.dpi": figure_dpi,
@@ -117,6 +121,63 @@ def setup(seed: int = 0, *, figure_dpi: int = 110):
         "svg.hashsalt": "lessons",
     })
     return tf
+
+
+def running_notebook() -> Path | None:
+    """The notebook file this kernel runs, when the front end says which (else None).
+
+    JupyterLab and Notebook 7 open a kernel through a session, and Jupyter Server puts the
+    notebook's path in the kernel's ``JPY_SESSION_NAME`` (ipykernel copies it to ``__session__``);
+    VS Code sets ``__vsc_ipynb_file__``. nbclient, nbval and plain IPython set none of them.
+    """
+    names = [os.environ.get("JPY_SESSION_NAME")]
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        names = [shell.user_ns.get("__vsc_ipynb_file__"), shell.user_ns.get("__session__")] + names
+    for name in names:
+        if not isinstance(name, str) or not name.endswith(".ipynb"):
+            continue
+        # an absolute path, or a path relative to the server's root: the kernel starts in the
+        # notebook's own folder, so its file name finds it
+        for candidate in (Path(name), Path.cwd() / Path(name).name):
+            if candidate.is_absolute() and candidate.is_file():
+                return candidate
+    return None
+
+
+def notebook_version(path) -> str | None:
+    """The course version stamped into a notebook (``metadata.lessons.version``), or None."""
+    try:
+        meta = json.loads(Path(path).read_text(encoding="utf-8")).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    version = meta.get("lessons", {}).get("version") if isinstance(meta.get("lessons"), dict) else None
+    return version if isinstance(version, str) else None
+
+
+def check_notebook_version(path=None) -> str | None:
+    """Warn when the notebook was stamped for another version of the library than the one running.
+
+    A notebook pulled by nbgitpuller can be newer than the library in the hub's image. ``path``
+    defaults to the running notebook (``running_notebook()``); returns the stamp found, or None.
+    """
+    from lessons import __version__
+
+    path = path or running_notebook()
+    stamp = notebook_version(path) if path else None
+    if stamp and stamp != __version__ and "+unknown" not in __version__:
+        warnings.warn(
+            f"{Path(path).name} was written for lessons {stamp}, but this kernel runs lessons "
+            f"{__version__}: some cells may fail. Install the matching library "
+            f"(`%pip install --upgrade lessons`, or ask your teacher to update the hub's image), "
+            f"or use the notebooks that came with lessons {__version__}.",
+            UserWarning, stacklevel=3)
+    return stamp
 
 
 def device_summary() -> dict[str, object]:

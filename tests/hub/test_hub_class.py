@@ -8,6 +8,7 @@ import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
+import nbformat
 import pytest
 
 pytestmark = [pytest.mark.hub, pytest.mark.skipif(
@@ -55,6 +56,13 @@ def test_two_students_log_in_run_start_here_and_the_hub_stops_cleanly(tmp_path):
             # nbgitpuller is a server extension of every student's server
             answer = s.http.get(f"{s.server}/git-pull", timeout=60, allow_redirects=False)
             assert answer.status_code != 404, answer.status_code
+        # a notebook newer than the library (as nbgitpuller may bring): setup() in it warns
+        old = state / "homes/student1/lessons/newer.ipynb"
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import lessons\ntf = lessons.setup(0)")])
+        nb.metadata["lessons"] = {"version": "999.0"}
+        nbformat.write(nb, old)
+        run = students[0].run_notebook("lessons/newer.ipynb")
+        assert run.ok and "newer.ipynb was written for lessons 999.0" in run.stderr, run.stderr
         hub.watch()
         assert len(hub.seen) >= 5  # the proxy, two servers, two kernels
     finally:
