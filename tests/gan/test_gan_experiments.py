@@ -164,3 +164,17 @@ def test_progress_bars_honour_tqdm_disable(monkeypatch):
     bar = _bar(True, 10, "one_step")
     assert bar.total == 10 and _bar(False, 10, "one_step") is None
     bar.close()
+
+
+def test_nearest_digit_distance_scale_the_notebook_quotes():
+    # Section 7's yardsticks: a real digit is about 1.0 from the nearest *other* real digit,
+    # uniform noise about 3.5 from the nearest real one (brute force over all pairs)
+    from lessons._core.data import load_digits
+
+    real = load_digits(scaled="unit")[0].astype(np.float64).reshape(-1, 64)
+    gaps = ((real[:, None, :] - real[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(gaps, np.inf)
+    assert np.sqrt(gaps.min(axis=1)).mean() == pytest.approx(1.03, abs=0.01)
+    assert gan.nearest_digit_distance(real[:5]) == pytest.approx(np.zeros(5), abs=1e-6)
+    noise = np.random.default_rng(0).uniform(size=(64, 64))
+    assert gan.nearest_digit_distance(noise).mean() == pytest.approx(3.5, abs=0.1)
