@@ -6,6 +6,11 @@ block replaced by blanks: every name the block assigns at its own indentation be
 `name = ____`, every `return` at that indentation `return ____`, so the check below reports
 UNATTEMPTED instead of failing. Outputs are dropped here; `make exercises` then executes the copy.
 
+A cell tagged `exercise-run` (the run of a predict-then-run exercise, or the check of its result)
+shows what the student is asked to predict. The copy tags it `nbval-ignore-output` too, and
+`make exercises` drops its outputs after executing the copy (`execute_notebooks.py --clear-tagged
+exercise-run`): nbval still executes it, compares nothing, and the copy ships no result.
+
     python scripts/make_student.py notebooks/exercises/01_adax.ipynb ...
 """
 
@@ -18,6 +23,7 @@ from pathlib import Path
 import nbformat
 
 BEGIN, END = "# BEGIN SOLUTION", "# END SOLUTION"
+RUN_TAG, IGNORE_TAG = "exercise-run", "nbval-ignore-output"
 ASSIGN = re.compile(r"^(\s*)([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)")
 RETURN = re.compile(r"^(\s*)return\b")
 
@@ -72,6 +78,9 @@ def student_notebook(nb):
         if cell.cell_type == "code":
             cell.source = student_source(cell.source)
             cell.outputs, cell.execution_count = [], None
+            tags = cell.metadata.get("tags", [])
+            if RUN_TAG in tags and IGNORE_TAG not in tags:
+                cell.metadata["tags"] = [*tags, IGNORE_TAG]
     nb.metadata.pop("widgets", None)
     return nb
 

@@ -80,7 +80,9 @@ def test_lesson_notebook_links_its_post(lesson):
 
 EXERCISES = sorted((NOTEBOOKS / "exercises").glob("*.ipynb"))
 STUDENT = sorted((NOTEBOOKS / "exercises" / "student").glob("*.ipynb"))
-STATUS = re.compile(r"\b(PASS|FAIL|UNATTEMPTED): ")
+STATUS = re.compile(r"\b(PASS|FAIL|UNATTEMPTED|RIGHT, BUT): ")
+RUN_TAG = "exercise-run"  # a predict-then-run exercise's run, or the check of that run's result
+RUN_CALL = re.compile(r"\bq\d\.run\(|check_claims\(")
 
 
 def _check_statuses(path):
@@ -121,6 +123,23 @@ def test_student_blanks_all_unattempted(path):
     statuses = _check_statuses(path)
     assert len(statuses) >= 4
     assert set(statuses) == {"UNATTEMPTED"}, statuses
+
+
+@pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.stem)
+def test_student_copies_store_no_result_of_a_run_cell(path):
+    """A student copy ships no predict-then-run result (issue 18: 01's 0.835, 04's ratio 8.13
+    were stored). Each run cell is tagged in the instructor notebook; in the copy it is also
+    `nbval-ignore-output`, executed (nbval runs it, compares nothing) and stores no output."""
+    _, code = _load(path)
+    runs = [i for i, c in enumerate(code) if RUN_CALL.search("".join(c["source"]))]
+    assert runs, "a predict-then-run exercise has a run cell"
+    assert [i for i, c in enumerate(code) if RUN_TAG in _tags(c)] == runs
+    _, student = _load(path.parent / "student" / path.name)
+    for i in runs:
+        cell = student[i]
+        assert {RUN_TAG, "nbval-ignore-output"} <= set(_tags(cell))
+        assert cell["execution_count"] is not None, "the copy is executed (make exercises)"
+        assert cell["outputs"] == [], f"code cell {i + 1} of the student copy stores a result"
 
 
 def test_every_lesson_has_exercises_and_a_teacher_guide():

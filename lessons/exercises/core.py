@@ -2,10 +2,12 @@
 a right one PASS. ``check()`` never raises on a student's mistake; it reports it.
 
     answer = ____                 # the student replaces the blank
-    q1.check(answer)              # UNATTEMPTED / FAIL: expected 0.5, got 0.25 / PASS
+    q1.check(answer)              # UNATTEMPTED / FAIL: too small by about 50% ... / PASS
     q1.hint()                     # hints one at a time (q1.hint(2) for the second)
     q1.solution()                 # the instructor's solution, as code
 
+A predict-then-run exercise has a fourth status, RIGHT, BUT: the prediction is the lesson's answer,
+but this machine's own run landed outside the lesson's band (a finding to discuss, not a mistake).
 A report renders as coloured HTML in JupyterLab and as one plain line elsewhere.
 """
 
@@ -14,15 +16,28 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
-__all__ = ["PASS", "FAIL", "UNATTEMPTED", "Blank", "Exercise", "Report", "____"]
+__all__ = ["FAIL", "PASS", "RIGHT_BUT", "UNATTEMPTED", "Blank", "Exercise", "Report", "RightBut",
+           "____"]
 
-PASS, FAIL, UNATTEMPTED = "PASS", "FAIL", "UNATTEMPTED"
-_COLOURS = {PASS: "#1b7f3b", FAIL: "#b3261e", UNATTEMPTED: "#8a6d00", "HINT": "#30588c",
-            "SOLUTION": "#30588c"}
+PASS, FAIL, UNATTEMPTED, RIGHT_BUT = "PASS", "FAIL", "UNATTEMPTED", "RIGHT, BUT"
+_COLOURS = {PASS: "#1b7f3b", FAIL: "#b3261e", UNATTEMPTED: "#8a6d00", RIGHT_BUT: "#9a5b00",
+            "HINT": "#30588c", "SOLUTION": "#30588c"}
+BLANK_LEFT = "replace the blank ____ with your answer, then run this cell again"
 
 
 class Unattempted(Exception):
-    """Raised when a computation touches the blank ``____``; ``check`` reports UNATTEMPTED."""
+    """Raised when a computation touches the blank ``____``; ``check`` reports UNATTEMPTED.
+
+    Raised in a student's own cell (a blank left in an expression), IPython shows the one line
+    ``_render_traceback_`` returns instead of a red traceback: the same words as a check's report.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"UNATTEMPTED: {self}"]
+
+
+class RightBut(str):
+    """A verdict message for RIGHT, BUT: the answer is right, the machine's own run is not."""
 
 
 class Blank:
@@ -33,7 +48,7 @@ class Blank:
         return "____"
 
     def _touched(self, *args, **kwargs):
-        raise Unattempted("the blank ____ has not been filled in")
+        raise Unattempted(BLANK_LEFT)
 
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _touched
     __truediv__ = __rtruediv__ = __pow__ = __rpow__ = __matmul__ = __rmatmul__ = _touched
@@ -43,7 +58,7 @@ class Blank:
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)
-        raise Unattempted("the blank ____ has not been filled in")
+        raise Unattempted(BLANK_LEFT)
 
 
 ____ = Blank()
@@ -70,7 +85,8 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return self.status == PASS
+        """True when the answer is right: PASS, or RIGHT, BUT (right, the machine's run not)."""
+        return self.status in (PASS, RIGHT_BUT)
 
     def __repr__(self) -> str:
         head = f"{self.title} " if self.title else ""
@@ -90,8 +106,9 @@ class Report:
 class Exercise:
     """One exercise: a check of the student's answer, hints and a solution.
 
-    Subclasses implement ``_verdict(answer)``, returning None when the answer is right or a
-    message saying what differs (which input, expected vs got).
+    Subclasses implement ``_verdict(answer)``, returning None when the answer is right, a
+    message saying what differs (which input, in which direction, a hint), or a
+    :class:`RightBut` message (right answer; this machine's run left the lesson's band).
 
     Args:
         title: how the exercise is named in reports (e.g. "Exercise 1").
@@ -107,8 +124,7 @@ class Exercise:
     def check(self, answer) -> Report:
         """PASS, FAIL with what differed, or UNATTEMPTED while the answer holds the blank."""
         if is_blank(answer):
-            return Report(UNATTEMPTED, "replace the blank ____ with your answer, then run "
-                          "this cell again", self.title)
+            return Report(UNATTEMPTED, BLANK_LEFT, self.title)
         try:
             problem = self._verdict(answer)
         except Unattempted:
@@ -118,6 +134,8 @@ class Exercise:
             return Report(FAIL, f"your answer raised {type(error).__name__}: {error}", self.title)
         if problem is None:
             return Report(PASS, "correct", self.title)
+        if isinstance(problem, RightBut):
+            return Report(RIGHT_BUT, str(problem), self.title)
         return Report(FAIL, problem, self.title)
 
     def hint(self, n: int = 1) -> Report:

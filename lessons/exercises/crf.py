@@ -9,7 +9,7 @@ import numpy as np
 
 from lessons import crf
 from lessons.exercises.core import Exercise
-from lessons.exercises.kinds import FunctionExercise, compare, show
+from lessons.exercises.kinds import FunctionExercise, as_values, compare, gap, show
 
 __all__ = ["GOLD", "PRED", "SENTENCE", "crf_log_partition", "crf_viterbi", "q1", "q2", "q3", "q4",
            "q5"]
@@ -26,17 +26,23 @@ class SpansAndF1(Exercise):
     spans, f1 = crf.word_spans(PRED), crf.word_scores([GOLD], [PRED])["f1"]
 
     def _verdict(self, answer):
-        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-            return f"expected a pair (spans, f1), got {show(answer)}"
-        got = [tuple(int(i) for i in span) for span in answer[0]]
+        pair = as_values(answer, 2)
+        if pair is None:
+            return f"expected a pair (spans, f1) as a tuple, list or array, got {show(answer)}"
+        got = [tuple(int(i) for i in span) for span in pair[0]]
         for i, want in enumerate(self.spans):
-            if i >= len(got) or got[i] != want:
-                return (f"spans (start, end), end exclusive: word {i + 1} of the prediction is "
-                        f"{want}, got {got[i] if i < len(got) else 'nothing'}")
+            if i >= len(got):
+                return (f"spans: you gave {len(got)} spans; the prediction cuts more words "
+                        f"(a word ends at every s or e tag)")
+            if got[i] != want:
+                return (f"spans: word {i + 1} of the prediction is not {got[i]}: a word ends "
+                        f"after every s or e tag, and a span (start, end) ends exclusive")
         if len(got) != len(self.spans):
-            return f"spans: the prediction cuts {len(self.spans)} words, got {len(got)} spans"
-        problem = compare(self.f1, answer[1], 1e-6, 0.0)
-        return problem and f"word F1: {problem}"
+            return (f"spans: you gave {len(got)} spans; the prediction cuts fewer words (a word "
+                    f"ends at every s or e tag)")
+        problem = compare(self.f1, pair[1], 1e-6, 0.0)
+        return problem and (f"word F1: {problem}; F1 counts words (spans both taggings share), "
+                            f"not characters")
 
 
 q1 = SpansAndF1(
@@ -139,12 +145,16 @@ class StepRatios(Exercise):
                 for name in ("Adam", "SGD")}
 
     def _verdict(self, answer):
-        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-            return f"expected a pair (adam_ratio, sgd_ratio), got {show(answer)}"
-        for (name, want), got in zip(self.measured.items(), answer, strict=True):
+        pair = as_values(answer, 2)
+        if pair is None:
+            return (f"expected a pair (adam_ratio, sgd_ratio) as a tuple, list or array, got "
+                    f"{show(answer)}")
+        for (name, want), got in zip(self.measured.items(), pair, strict=True):
             if abs(got / want - 1) > 0.01:
-                return (f"{name}, k = {self.k:g}: one step moves the transitions {want:.4g} "
-                        f"times as far as with k = 1 (measured), you answered {show(got)}")
+                return (f"{name}, k = {self.k:g}: {gap(want, float(got), 0.01, 0.0)} against "
+                        f"the measured step; count the factors of k: in the gradient of the "
+                        f"stored variable, in what {name} does with it, and in W = k times the "
+                        f"stored variable")
         return None
 
 
@@ -177,9 +187,11 @@ class SweepPrediction(Exercise):
                          f"{r['softmax']:.3f}, gap {r['gap']:+.3f}" for r in self.gaps(sweep))
 
     def _verdict(self, answer):
-        if not isinstance(answer, (tuple, list)) or len(answer) != 2:
-            return f"expected a pair (gap at depth 0, gap at depth 2), got {show(answer)}"
-        for row, got in zip(self.gaps(), answer, strict=True):
+        pair = as_values(answer, 2)
+        if pair is None:
+            return (f"expected a pair (gap at depth 0, gap at depth 2) as a tuple, list or "
+                    f"array, got {show(answer)}")
+        for row, got in zip(self.gaps(), pair, strict=True):
             gap = row["gap"]
             if not (got > 0 and (gap / 2 <= got <= 2 * gap or abs(got - gap) <= self.slack)):
                 side = ("softmax would win" if got < 0 else "no difference" if got == 0

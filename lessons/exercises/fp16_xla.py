@@ -16,7 +16,14 @@ import numpy as np
 
 from lessons import fp16_xla as fx
 from lessons.exercises.core import UNATTEMPTED, Exercise, Report, is_blank
-from lessons.exercises.kinds import FunctionExercise, KerasExercise, ValueExercise, show
+from lessons.exercises.kinds import (
+    FunctionExercise,
+    KerasExercise,
+    ValueExercise,
+    as_values,
+    config_problem,
+    show,
+)
 
 __all__ = ["AdamScalePrediction", "NamedValues", "fp16_scaled_gradient", "keras_adam_first_steps",
            "q1", "q2", "q3", "q4", "q5"]
@@ -41,6 +48,8 @@ class NamedValues(ValueExercise):
 q1 = NamedValues(
     "Exercise 1", ("largest finite FP16 value", "smallest positive FP16 value"),
     (_FP16["max"], _FP16["smallest_subnormal"]), rtol=1e-12,
+    advice="check the bias b = 2^(E-1) - 1, that the largest exponent is 2^E - 2 - b (all ones "
+           "is inf/NaN), and that subnormals reach M binary places below the smallest normal",
     hints=("max = (2 - 2^-M) 2^(2^E - 2 - b) and smallest subnormal = 2^(1 - b - M), with "
            "E = 5, M = 10 and the bias b = 2^(E-1) - 1 = 15 (the lesson, section 1).",
            "The smallest *normal* number 2^(1 - b) = 6.1e-5 is not the smallest positive one: "
@@ -53,6 +62,8 @@ answer = (largest, smallest)""")
 
 q2 = ValueExercise(
     "Exercise 2", fx.min_scale_to_keep(1e-8, "float16"), rtol=0.0, atol=0.0,
+    advice="round g * s to FP16 to nearest (np.float16) for s = 1, 2, 4, ... and take the first s "
+           "that is not 0",
     hints=("Try s = 1, 2, 4, ... and round 1e-8 * s to FP16 with np.float16: the first s whose "
            "result is not 0.",
            "FP16 rounds to nearest: anything above half the smallest subnormal (2^-25, about "
@@ -100,15 +111,18 @@ q3 = FunctionExercise("Exercise 3", fp16_scaled_gradient, [
 answer = fp16_scaled_gradient''')
 
 
+INNER_ADAM = {key: value for key, value in
+              keras.optimizers.Adam(learning_rate=1e-3).get_config().items() if key != "name"}
+
+
 def _inner_adam_probe(optimizer):
-    """None if the wrapped optimizer is an Adam at learning rate 1e-3 (as given to compile)."""
+    """None if the wrapped optimizer is Keras's ``Adam`` itself (not a subclass such as AdamW)
+    with the settings the exercise gives compile: learning rate 1e-3, every other at its default."""
     inner = optimizer.inner_optimizer
-    if not isinstance(inner, keras.optimizers.Adam):
+    if type(inner) is not keras.optimizers.Adam:
         return f"inner optimizer: expected an Adam, got {type(inner).__name__}"
-    lr = float(inner.get_config()["learning_rate"])
-    if not np.isclose(lr, 1e-3, rtol=1e-6):
-        return f"inner optimizer's learning_rate: expected 0.001, got {show(lr)}"
-    return None
+    problem = config_problem(INNER_ADAM, inner.get_config())
+    return problem and f"inner optimizer's {problem} (the exercise's Adam: lr 1e-3, defaults)"
 
 
 q4 = KerasExercise(
@@ -153,11 +167,12 @@ class AdamScalePrediction(Exercise):
         return super().check(answer)
 
     def _verdict(self, answer):
-        if (not isinstance(answer, (tuple, list)) or len(answer) != 2
-                or not all(isinstance(a, numbers.Real) for a in answer)):
-            return f"expected two numbers (step without, step with the scale), got {show(answer)}"
+        pair = as_values(answer, 2)
+        if pair is None or not all(isinstance(a, numbers.Real) for a in pair):
+            return (f"expected two numbers (step without, step with the scale) as a tuple, list "
+                    f"or array, got {show(answer)}")
         for name, key, guess in zip(("without the scale", "with the scale 1e3"),
-                                    ("unscaled", "scaled"), answer, strict=True):
+                                    ("unscaled", "scaled"), pair, strict=True):
             ran = self.steps[key]
             if abs(guess - ran) > self.rtol * abs(ran):
                 return (f"step {name}: you predicted {show(guess)}, Keras's Adam moved "

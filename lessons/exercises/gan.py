@@ -9,13 +9,21 @@ import functools
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from lessons import gan
-from lessons.exercises.core import UNATTEMPTED, Exercise, Report, is_blank
-from lessons.exercises.kinds import FunctionExercise, KerasExercise, compare, show
+from lessons.exercises.core import UNATTEMPTED, Exercise, Report, RightBut, Unattempted, is_blank
+from lessons.exercises.kinds import (
+    FunctionExercise,
+    KerasExercise,
+    advise,
+    as_values,
+    compare,
+    show,
+)
 
-__all__ = ["LossExercise", "NamedValues", "RingPrediction", "first_step_ratio", "q1", "q2", "q3",
-           "q4", "q5", "zero_term_facts"]
+__all__ = ["LossExercise", "NamedValues", "RingPrediction", "first_step_ratio", "loss_gradients",
+           "q1", "q2", "q3", "q4", "q5", "zero_term_facts"]
 
 
 class NamedValues(Exercise):
@@ -23,9 +31,10 @@ class NamedValues(Exercise):
     function, called at the first check (for answers that need a computation)."""
 
     def __init__(self, title: str, names, expected, *, rtol: float = 1e-6, atol: float = 0.0,
-                 hints=(), solution: str = ""):
+                 advice: str = "", hints=(), solution: str = ""):
         super().__init__(title, hints, solution)
         self.names, self._expected, self.rtol, self.atol = tuple(names), expected, rtol, atol
+        self.advice = advice
 
     @property
     def expected(self) -> tuple:
@@ -34,12 +43,13 @@ class NamedValues(Exercise):
 
     def _verdict(self, answer):
         expected = self.expected
-        if not isinstance(answer, (tuple, list)) or len(answer) != len(expected):
-            return (f"expected a tuple of {len(expected)} values ({', '.join(self.names)}), "
-                    f"got {show(answer)}")
-        for name, want, got in zip(self.names, expected, answer, strict=True):
+        items = as_values(answer, len(expected))
+        if items is None:
+            return (f"expected {len(expected)} values ({', '.join(self.names)}) as a tuple, list "
+                    f"or array, got {show(answer)}")
+        for name, want, got in zip(self.names, expected, items, strict=True):
             if problem := compare(want, got, self.rtol, self.atol):
-                return f"{name}: {problem}"
+                return advise(f"{name}: {problem}", self.advice)
         return None
 
 
@@ -54,6 +64,8 @@ def zero_term_facts() -> tuple[float, bool, bool]:
 q1 = NamedValues(
     "Exercise 1", ("value of the zero term", "gradient reaches D's weights",
                    "gradient reaches G's weights"), zero_term_facts, atol=1e-7,
+    advice="compare D(G(z)) and D(G_ng(z)) for the same z, then follow each copy's path back to "
+           "D's and to G's weights (stop_gradient cuts a path, it does not change a value)",
     hints=("stop_gradient(G(z)) has the value of G(z): D(G(z)) and D(G_ng(z)) are equal numbers.",
            "D's gradient is the same in both copies and cancels; stop_gradient cuts the path into "
            "G in the second copy only (the post's note, section 生成器的优化)."),
@@ -64,10 +76,82 @@ answer = (value, reaches_d, reaches_g)""")
 
 
 class LossExercise(FunctionExercise):
-    """A `FunctionExercise` on a scalar loss (NumPy or keras.ops), compared as a float."""
+    """A `FunctionExercise` on a scalar loss, compared as a float on every case, then by its
+    gradients: a ``tf.GradientTape`` takes the loss's gradient with respect to D's and G's
+    weights on two small fixed networks (``loss_gradients``) and compares them with the lesson's
+    ``gan.one_step_loss``'s, for every ``lams``. A misplaced ``stop_gradient`` leaves the value
+    alone and changes a gradient: that is what the lesson teaches."""
+
+    lams = (1.0, 2.5)
+    grad_rtol, grad_atol = 1e-4, 1e-6  # float32 networks: equivalent forms differ in last bits
 
     def _verdict(self, answer):
-        return super()._verdict((lambda *a: _number(answer(*a))) if callable(answer) else answer)
+        problem = super()._verdict((lambda *a: _number(answer(*a))) if callable(answer) else answer)
+        if problem or not callable(answer):
+            return problem
+        for lam in self.lams:
+            want = loss_gradients(gan.one_step_loss, lam)
+            try:
+                got = loss_gradients(answer, lam)
+            except Unattempted:
+                raise
+            except Exception as error:
+                return (f"under a GradientTape (lam = {lam:g}) your function raised "
+                        f"{type(error).__name__}: {error}")
+            if got is None:
+                return ("your loss's value is right, but it is not a tensor a GradientTape can "
+                        "follow (NumPy?): write it with keras.ops (ops.mean, ops.relu), as a "
+                        "trainer needs")
+            for net, role in (("D", "the D loss on the stopped copy alone (the zero term's two "
+                               "paths into D cancel)"),
+                              ("G", "lam times the gradient of mean(D(G(z))), from the zero term "
+                               "alone")):
+                if problem := _gradient_gap(want[net], got[net], self.grad_rtol, self.grad_atol):
+                    return (f"your loss has the right value, but the gradient it sends to {net}'s "
+                            f"weights (lam = {lam:g}) {problem}. It should be {role}: check "
+                            f"where stop_gradient sits and which copy each term reads")
+        return None
+
+
+def _gradient_gap(want, got, rtol, atol) -> str | None:
+    if all(not np.any(g) for g in got) and any(np.any(w) for w in want):
+        return "is zero"
+    for w, g in zip(want, got, strict=True):
+        if not np.allclose(g, w, rtol=rtol, atol=atol):
+            relative = np.linalg.norm(g - w) / max(np.linalg.norm(w), 1e-30)
+            return f"differs from the single loss's by {relative:.2g} relative"
+    return None
+
+
+@functools.cache
+def _tape_setup():
+    """Two small ring-sized networks with fixed weights and one batch (no global seeding)."""
+    rng = np.random.default_rng(22)
+    gen = gan.make_generator(2, 2, hidden=(8,), name="tape_generator")
+    disc = gan.make_discriminator(2, hidden=(8,), name="tape_discriminator")
+    for model in (gen, disc):
+        model.set_weights([rng.normal(0.0, 0.7, w.shape).astype(np.float32)
+                           for w in model.get_weights()])
+    x_real = tf.constant(rng.normal(0.0, 1.0, (6, 2)).astype(np.float32))
+    z = tf.constant(rng.normal(0.0, 1.0, (4, 2)).astype(np.float32))
+    return gen, disc, x_real, z
+
+
+def loss_gradients(loss, lam: float) -> dict[str, list[np.ndarray]] | None:
+    """The gradients of ``loss(d_real, d_fake, d_fake_ng, lam)`` with respect to D's ("D") and
+    G's ("G") weights, one training step's scores on fixed small networks (float32, as float64
+    arrays; a weight the loss does not reach gets zeros), or None if the loss is not a tensor."""
+    gen, disc, x_real, z = _tape_setup()
+    weights = disc.trainable_variables + gen.trainable_variables
+    with tf.GradientTape() as tape:
+        fake = gen(z)
+        value = loss(disc(x_real), disc(fake), disc(tf.stop_gradient(fake)), lam)
+    if not tf.is_tensor(value):
+        return None
+    grads = [np.zeros(w.shape) if g is None else np.asarray(g, np.float64)  # None: not reached
+             for w, g in zip(weights, tape.gradient(value, weights), strict=True)]
+    n_d = len(disc.trainable_variables)
+    return {"D": grads[:n_d], "G": grads[n_d:]}
 
 
 def _number(value):
@@ -123,6 +207,9 @@ def first_step_ratio(optimizer: str, rho: float = 0.9, grad: float = 1e-4, lam: 
 q3 = NamedValues(
     "Exercise 3", tuple(label for label, _, _ in Q3_ROWS),
     tuple(first_step_ratio(opt, rho) for _, opt, rho in Q3_ROWS), rtol=1e-4,
+    advice="divide the step for lam g by the step for g, at t = 1 from zero state, with each "
+           "optimizer's epsilon where Keras puts it (Adam: eps / sqrt(1 - beta_2) next to |g|; "
+           "Keras 3's RMSprop: inside the root)",
     hints=("At t = 1 from zero state: Adam has m = (1 - b1) g, v = (1 - b2) g^2 and alpha = "
            "lr sqrt(1 - b2) / (1 - b1), so its step is lr g / (|g| + eps / sqrt(1 - b2)).",
            "RMSprop at t = 1: v = (1 - rho) g^2; Keras 3 steps lr g / sqrt(v + eps), Keras 2 "
@@ -150,7 +237,8 @@ class RingPrediction(Exercise):
     verdict, the same on every machine), then train both on your seed exactly as the study did
     (``gan.compare_ring``, 2,000 steps, coverage every 50 steps) and check the run against the
     lesson's ring claims (``gan.claims_for``; bands measured over seeds x CPUs). One seed is one
-    draw: measured natively, seeds 15 and 17 reach 8 modes first with the single loss."""
+    draw: measured natively, seeds 15 and 17 reach 8 modes first with the single loss. A right
+    prediction on a run that breaks a ring claim is RIGHT, BUT (the run's finding, not a mistake)."""
 
     STUDY = {"alternating first": "alternating", "single loss first": "one_step",
              "same step": "same"}
@@ -175,22 +263,30 @@ class RingPrediction(Exercise):
             return Report(UNATTEMPTED, "train first (ring = q5.run()), then check", self.title)
         return super().check(answer)
 
+    def broken_claims(self) -> list:
+        """The lesson's ring claims (``gan.claims_for``) that this machine's run breaks."""
+        return [claim for claim in gan.claims_for(self.ring) if not claim.holds()]
+
     def _verdict(self, answer):
         choice = answer.strip().lower() if isinstance(answer, str) else 0
         choice = {"single loss": "one_step", "one step": "one_step"}.get(choice, choice)
         if choice not in self.STUDY.values():
             return f"expected 'alternating', 'one_step' or 'same', got {show(answer)}"
-        failed = [claim for claim in gan.claims_for(self.ring) if not claim.holds()]
-        if failed:
-            return (f"your run breaks the lesson's claim '{failed[0].statement}' "
-                    f"({failed[0].band()}): a finding to discuss (seed? CPU?), not your mistake")
+        failed = self.broken_claims()
+        broke = (f"this machine's run breaks the lesson's claim '{failed[0].statement}' "
+                 f"({failed[0].band()})" if failed else "")
         counts = gan.load_seed_study().head_to_head()
         expected = self.STUDY[max(self.STUDY, key=counts.get)]
-        return None if choice == expected else (
-            f"you predicted {choice!r}; the stored study says {expected!r}: of its "
-            f"{sum(counts.values())} seeds, alternating first on {counts['alternating first']}, "
-            f"single loss first on {counts['single loss first']}, the same step on "
-            f"{counts['same step']}")
+        if choice == expected:
+            return RightBut(
+                f"your prediction {choice!r} is the stored study's verdict; but {broke}: here "
+                f"the lesson's claim did not reproduce (another seed or CPU than its bands were "
+                f"measured on). A finding to discuss, not your mistake") if failed else None
+        return (f"you predicted {choice!r}; the stored study says {expected!r}: of its "
+                f"{sum(counts.values())} seeds, alternating first on {counts['alternating first']}, "
+                f"single loss first on {counts['single loss first']}, the same step on "
+                f"{counts['same step']}" + (f" (and {broke}: a finding to discuss)" if failed
+                                            else ""))
 
 
 q5 = RingPrediction(

@@ -7,7 +7,8 @@ import numpy as np
 
 from lessons.exercises.core import Exercise, Unattempted
 
-__all__ = ["FunctionExercise", "KerasExercise", "ValueExercise", "show"]
+__all__ = ["FunctionExercise", "KerasExercise", "ValueExercise", "as_values", "compare",
+           "config_problem", "show"]
 
 
 def show(value) -> str:
@@ -35,15 +36,73 @@ def _as_array(value):
     return np.asarray(value)
 
 
-def compare(expected, got, rtol: float, atol: float) -> str | None:
-    """None if ``got`` matches ``expected`` (shape, then values within tolerance), else why not."""
-    if isinstance(expected, (str, bool, np.bool_)) or expected is None:
-        return None if got == expected else f"expected {show(expected)}, got {show(got)}"
-    if isinstance(expected, (tuple, list)) and not np.isscalar(got):
-        if len(got) != len(expected):
-            return f"expected {len(expected)} values, got {len(got)}"
-        for i, (e, g) in enumerate(zip(expected, got, strict=True)):
-            problem = compare(e, g, rtol, atol)
+def as_values(answer, n: int):
+    """The one rule for an answer of ``n`` values: any sequence (tuple, list) or array (NumPy,
+    a tensor) of length ``n`` is accepted, as a tuple of its items; anything else gives None."""
+    if isinstance(answer, (str, bytes, dict)) or np.isscalar(answer):
+        return None
+    if hasattr(answer, "numpy") and callable(answer.numpy):
+        answer = answer.numpy()
+    if isinstance(answer, np.ndarray):
+        return tuple(answer) if answer.ndim >= 1 and len(answer) == n else None
+    try:
+        items = tuple(answer)
+    except TypeError:
+        return None
+    return items if len(items) == n else None
+
+
+def precise(value, rtol: float = 0.0) -> str:
+    """``value`` with enough significant digits to see a difference of ``rtol`` (all of a
+    float's digits when rtol is 0)."""
+    value = float(value)
+    if value.is_integer() and abs(value) < 1e15:
+        return f"{int(value):,}"
+    if rtol <= 0:
+        return repr(value)
+    digits = min(17, max(6, int(np.ceil(-np.log10(rtol))) + 2))
+    return f"{value:.{digits}g}"
+
+
+def gap(expected: float, got: float, rtol: float, atol: float) -> str:
+    """How ``got`` misses ``expected``: the direction and the relative (or, at 0, absolute) gap,
+    with the tolerance, but not the expected value."""
+    tolerance = (f"tolerance rtol {rtol:g}" + (f", atol {atol:g}" if atol else "")
+                 if rtol or atol else "the exact value is expected")
+    if expected == 0:
+        side = "too large" if got > 0 else "too small"
+        return f"your {precise(got, rtol)} is {side} by {abs(got):.2g} ({tolerance})"
+    if np.sign(got) != np.sign(expected):
+        return f"your {precise(got, rtol)} has the wrong sign"
+    side = "too large" if abs(got) > abs(expected) else "too small"
+    relative = abs(got - expected) / abs(expected)
+    return (f"your {precise(got, rtol)} is {side} by about {relative:.2g} relative "
+            f"({tolerance})")
+
+
+def compare(expected, got, rtol: float, atol: float, reveal: bool = False) -> str | None:
+    """None if ``got`` matches ``expected`` (shape, then values within tolerance), else why not.
+
+    With ``reveal`` False (a compute question: the number is the answer) the message says in
+    which direction and by how much ``got`` misses, never the expected value; with ``reveal``
+    (one case of an implement question) it shows both values with enough digits and the gap.
+    """
+    if isinstance(expected, (bool, np.bool_)):
+        if isinstance(got, (bool, np.bool_, int, float, np.number)) and got == expected:
+            return None
+        return (f"expected {show(expected)}, got {show(got)}" if reveal
+                else f"not {show(got)}: think again")
+    if isinstance(expected, str) or expected is None:
+        if got == expected:
+            return None
+        return f"expected {show(expected)}, got {show(got)}" if reveal else \
+            f"{show(got)} is not it"
+    if isinstance(expected, (tuple, list)):
+        items = as_values(got, len(expected))
+        if items is None:
+            return f"expected {len(expected)} values (a tuple, list or array), got {show(got)}"
+        for i, (e, g) in enumerate(zip(expected, items, strict=True)):
+            problem = compare(e, g, rtol, atol, reveal)
             if problem:
                 return f"item {i}: {problem}"
         return None
@@ -55,32 +114,43 @@ def compare(expected, got, rtol: float, atol: float) -> str | None:
     if not np.all(np.isfinite(g) == np.isfinite(e)):
         where = ("inf/NaN where a finite value is expected" if np.all(np.isfinite(e))
                  else "finite or inf/NaN in the wrong places")
-        return f"expected {show(expected)}, got {show(got)} ({where})"
+        return (f"expected {show(expected)}, got {show(got)} ({where})" if reveal
+                else f"got {show(got)}: {where}")
     if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=True):
-        worst = np.unravel_index(np.argmax(np.abs(g - e)), e.shape) if e.shape else ()
+        with np.errstate(invalid="ignore", over="ignore"):
+            miss = np.where(np.isfinite(e), np.abs(g - e), 0.0)
+        worst = np.unravel_index(np.argmax(miss), e.shape) if e.shape else ()
         where = f" at index {tuple(int(i) for i in worst)}" if e.shape else ""
-        return f"expected {show(e[worst] if e.shape else expected)}, got " \
-               f"{show(g[worst] if e.shape else got)}{where}"
+        want, have = float(e[worst]), float(g[worst])
+        if not reveal:
+            return gap(want, have, rtol, atol) + where
+        relative = abs(have - want) / abs(want) if want else abs(have - want)
+        kind = "relative" if want else "absolute"
+        return (f"expected {precise(want, rtol)}, got {precise(have, rtol)}{where} "
+                f"({kind} gap {relative:.2g}; tolerance rtol {rtol:g}, atol {atol:g})")
     return None
 
 
 class ValueExercise(Exercise):
-    """A number, array or short tuple, compared with the lesson's value within a tolerance.
+    """A number, array or short tuple, compared with the lesson's value within a tolerance. A
+    FAIL says in which direction and by how much the answer misses, then ``advice``; never the
+    expected value (that is the answer).
 
     Args:
         title: the exercise's name in reports.
         expected: the right answer (computed from the lesson's tested functions).
         rtol: relative tolerance (default 1e-6). atol: absolute tolerance (default 0).
+        advice: what to check when the answer is off, added to a FAIL (default "").
         hints, solution: see :class:`Exercise`.
     """
 
     def __init__(self, title: str, expected, *, rtol: float = 1e-6, atol: float = 0.0,
-                 hints=(), solution: str = ""):
+                 advice: str = "", hints=(), solution: str = ""):
         super().__init__(title, hints, solution)
-        self.expected, self.rtol, self.atol = expected, rtol, atol
+        self.expected, self.rtol, self.atol, self.advice = expected, rtol, atol, advice
 
     def _verdict(self, answer):
-        return compare(self.expected, answer, self.rtol, self.atol)
+        return advise(compare(self.expected, answer, self.rtol, self.atol), self.advice)
 
 
 class FunctionExercise(Exercise):
@@ -114,7 +184,7 @@ class FunctionExercise(Exercise):
                 raise
             except Exception as error:
                 return f"for {label}: your function raised {type(error).__name__}: {error}"
-            problem = compare(expected, got, self.rtol, self.atol)
+            problem = compare(expected, got, self.rtol, self.atol, reveal=True)
             if problem:
                 return f"for {label}: {problem}"
         return None
@@ -149,11 +219,31 @@ class KerasExercise(Exercise):
             name = self.expected_type.__name__
             article = "an" if name[0].lower() in "aeiou" else "a"
             return f"expected {article} {name}, got {type(answer).__name__}"
-        config = answer.get_config()
-        for key, value in self.config.items():
-            if key not in config:
-                return f"get_config() has no {key!r}"
-            problem = compare(value, config[key], self.rtol, 0.0)
-            if problem:
-                return f"{key}: {problem}"
-        return self.probe(answer) if self.probe else None
+        problem = config_problem(self.config, answer.get_config(), self.rtol)
+        return problem or (self.probe(answer) if self.probe else None)
+
+
+# Settings whose values take the same update: no weight decay is None or 0.0 in get_config().
+_SAME_UPDATE = {"weight_decay": {None: 0.0}}
+
+
+def _setting(key, value):
+    return _SAME_UPDATE.get(key, {}).get(value, value)
+
+
+def config_problem(expected: dict, config: dict, rtol: float = 1e-6) -> str | None:
+    """None if ``config`` (a ``get_config()``) has every setting of ``expected`` (numbers within
+    ``rtol``; ``weight_decay`` None and 0.0 are the same update), else the first that differs."""
+    for key, value in expected.items():
+        if key not in config:
+            return f"get_config() has no {key!r}"
+        problem = compare(_setting(key, value), _setting(key, config[key]), rtol, 0.0,
+                          reveal=True)
+        if problem:
+            return f"{key}: {problem}"
+    return None
+
+
+def advise(problem: str | None, advice: str) -> str | None:
+    """``problem`` followed by ``advice`` (when there is a problem and advice)."""
+    return f"{problem}; {advice}" if problem and advice else problem

@@ -16,6 +16,7 @@ __all__ = ["DriftPrediction", "keras_lazy_tiger_step", "q1", "q2", "q3", "q4", "
 
 q1 = ValueExercise(
     "Exercise 1", float(tiger.fixed_point(1, 0.01)), rtol=1e-9,
+    advice="set the bracket sign(m) + lambda theta to 0 and solve for theta (mind the sign)",
     hints=("The row stops moving where the bracket of eq. (1) vanishes: s + lambda theta* = 0.",
            "theta* has the sign opposite to sign(m) and the size 1/lambda."),
     solution="""sign_m, weight_decay = 1, 0.01
@@ -23,6 +24,8 @@ answer = -sign_m / weight_decay  # the bracket sign(m) + lambda theta vanishes""
 
 q2 = ValueExercise(
     "Exercise 2", tiger.steps_to_fraction(0.5, 0.02, 0.5), rtol=0.0, atol=0.0,
+    advice="take the exact logarithm ln(1/2) / ln(1 - lr lambda) and round it up (ln 2 / "
+           "(lr lambda) is only an approximation)",
     hints=("After t steps the row has covered 1 - (1 - lr lambda)^t of its way to theta*.",
            "The smallest integer t with (1 - lr lambda)^t <= 1/2: a logarithm, then round up "
            "(ln(2) / (lr lambda) is only the approximation)."),
@@ -126,7 +129,9 @@ _EXPERIMENT = tiger.ExperimentConfig()  # the lesson's run: AdamW at 0.01, lambd
 
 
 def _lion_probe(optimizer):
-    """None if lambda is the experiment's and the rate 3-10x smaller than its AdamW's."""
+    """None if lambda is the experiment's and the rate 3-10x smaller than its AdamW's. The
+    exercise keeps lambda (the fixed point 1/lambda the lesson studies) where Keras's docstring
+    would raise it 3-10x (to keep lr * lambda, the decay per step): on purpose, see its text."""
     adam, lam = _EXPERIMENT.adam_learning_rate, _EXPERIMENT.weight_decay
     lr, decay = (optimizer.get_config()[k] for k in ("learning_rate", "weight_decay"))
     if decay is None or not np.isclose(decay, lam, rtol=1e-6):

@@ -18,9 +18,9 @@ import tensorflow as tf
 from keras import ops
 
 from lessons import gan
-from lessons.exercises import FAIL, UNATTEMPTED, ____
+from lessons.exercises import FAIL, RIGHT_BUT, UNATTEMPTED, ____
 from lessons.exercises import gan as ex
-from lessons.exercises.kinds import show
+from lessons.exercises.kinds import precise
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -73,7 +73,7 @@ def _solution_value(name: str, variable: str = "answer"):
 
 def _fails(q, answer, message):
     report = q.check(answer)
-    assert report.status == FAIL and report.message == message, report
+    assert report.status == FAIL and report.message.startswith(message), report  # then advice
 
 
 def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
@@ -102,13 +102,15 @@ def test_q1_expected_is_what_the_lesson_measures_and_claims():
 
 def test_q1_wrong_answers_name_the_item():
     _fails(ex.q1, (0.0, True, True),  # the chain rule: D(G(z)) depends on D, so D gets a gradient
-           "gradient reaches D's weights: expected False, got True")
+           "gradient reaches D's weights: not True: think again; compare D(G(z))")
     _fails(ex.q1, (0.0, False, False),  # "a loss that is always 0 has no gradient"
-           "gradient reaches G's weights: expected True, got False")
-    _fails(ex.q1, (1.0, False, True), "value of the zero term: expected 0, got 1")
-    _fails(ex.q1, 0.0, "expected a tuple of 3 values (value of the zero term, gradient reaches "
-           "D's weights, gradient reaches G's weights), got 0")
+           "gradient reaches G's weights: not False: think again")
+    _fails(ex.q1, (1.0, False, True), "value of the zero term: your 1 is too large by 1 "
+           "(tolerance rtol 1e-06, atol 1e-07)")
+    _fails(ex.q1, 0.0, "expected 3 values (value of the zero term, gradient reaches D's weights, "
+           "gradient reaches G's weights) as a tuple, list or array, got 0")
     assert ex.q1.check([0, 0, 1]).passed  # numbers for the booleans are fine
+    assert ex.q1.check(np.array([0.0, 0.0, 1.0])).passed  # one rule: any sequence or array
 
 
 # ---- exercise 2: the single loss ---------------------------------------------------------------
@@ -128,11 +130,72 @@ def _expect_fail(answer, case: int):
     """FAIL on case ``case`` with the exact expected-vs-got numbers of that case."""
     label, args = ex.q2.cases[case]
     want, got = float(gan.one_step_loss(*args)), float(answer(*args))
-    _fails(ex.q2, answer, f"for {label}: expected {show(want)}, got {show(got)}")
+    assert abs(want - got) > 1e-3
+    _fails(ex.q2, answer, f"for {label}: expected {precise(want, 1e-5)}, got {precise(got, 1e-5)}")
 
 
-def test_q2_solution_in_numpy_passes_too():
-    assert ex.q2.check(_hinge).passed
+def test_q2_a_numpy_loss_has_the_right_value_but_no_gradient():
+    report = ex.q2.check(_hinge)
+    assert report.status == FAIL
+    assert report.message.startswith("your loss's value is right, but it is not a tensor a "
+                                     "GradientTape can follow (NumPy?): write it with keras.ops")
+
+
+def _ops_loss(d_real, d_fake, d_fake_ng, lam, stop=lambda name, x: x):
+    """The single loss in keras.ops; ``stop(name, x)`` may wrap a piece in stop_gradient."""
+    d_loss = (ops.mean(ops.relu(1.0 + stop("real", d_real)))
+              + ops.mean(ops.relu(1.0 - stop("fake_ng", d_fake_ng))))
+    return stop("d_loss", d_loss) + lam * ops.mean(d_fake - stop("zero_ng", d_fake_ng))
+
+
+def _stopped(where):
+    return lambda *a: _ops_loss(*a, stop=lambda name, x: ops.stop_gradient(x) if name == where
+                                else x)
+
+
+@pytest.mark.parametrize("where, net", [
+    ("zero_ng", "D"),  # trains D with lam * grad E[D(G(z))]: the zero term's D paths no longer cancel
+    ("real", "D"),  # D gets no gradient from real data
+    ("d_loss", "D"),  # D is never trained
+    ("fake_ng", "D"),  # D gets no gradient from fake data either
+])
+def test_q2_a_misplaced_stop_gradient_fails_on_the_gradient(where, net):
+    """The misjudged answers: each has the single loss's value on every case, and passed."""
+    for _, args in ex.q2.cases:
+        assert float(_stopped(where)(*args)) == pytest.approx(float(gan.one_step_loss(*args)),
+                                                              rel=1e-6, abs=1e-6)
+    report = ex.q2.check(_stopped(where))
+    assert report.status == FAIL, report
+    assert report.message.startswith(f"your loss has the right value, but the gradient it sends "
+                                     f"to {net}'s weights (lam = 1)"), report
+    assert "check where stop_gradient sits" in report.message
+
+
+def test_q2_equivalent_forms_pass():
+    def separate_means(d_real, d_fake, d_fake_ng, lam):
+        hinge = ops.mean(ops.maximum(0.0, 1 + d_real)) + ops.mean(ops.maximum(1 - d_fake_ng, 0.0))
+        return hinge + lam * (ops.mean(d_fake) - ops.mean(d_fake_ng))
+
+    def through_the_lesson(d_real, d_fake, d_fake_ng, lam):  # the lesson's own pieces
+        return gan.d_hinge_loss(d_real, d_fake_ng) + lam * gan.zero_loss(d_fake, d_fake_ng)
+
+    def stop_on_the_input_to_g(d_real, d_fake, d_fake_ng, lam):  # D's input already stopped
+        return _ops_loss(d_real, d_fake, d_fake_ng, lam) + 0.0 * ops.mean(d_fake)
+
+    for loss in (_ops_loss, separate_means, through_the_lesson, stop_on_the_input_to_g):
+        assert ex.q2.check(loss).passed, loss.__name__
+
+
+def test_q2_gradients_come_from_a_tape_on_fixed_networks():
+    want = ex.loss_gradients(gan.one_step_loss, 1.0)
+    again = ex.loss_gradients(gan.one_step_loss, 1.0)
+    for net in ("D", "G"):
+        assert all(np.array_equal(a, b) for a, b in zip(want[net], again[net], strict=True))
+        assert any(np.any(g) for g in want[net])  # both networks get a gradient
+    d_only = ex.loss_gradients(lambda r, f, f_ng, lam: gan.d_hinge_loss(r, f_ng), 1.0)
+    assert all(np.allclose(a, b, atol=1e-6) for a, b in zip(want["D"], d_only["D"], strict=True))
+    assert not any(np.any(g) for g in d_only["G"])  # the D loss alone never reaches G
+    assert ex.loss_gradients(_hinge, 1.0) is None
 
 
 def test_q2_wrong_answers_name_the_case():
@@ -205,15 +268,20 @@ def test_q3_expected_is_the_closed_form_and_keras_3_itself():
 
 
 def test_q3_wrong_answers_name_the_optimizer():
-    _fails(ex.q3, (LAM, LAM, RMS3, RMS2), "Adam, Keras 3: expected 1.01557, got 2")  # like SGD
-    _fails(ex.q3, (LAM, 1.0, RMS3, RMS2), "Adam, Keras 3: expected 1.01557, got 1")  # cancels
+    _fails(ex.q3, (LAM, LAM, RMS3, RMS2), "Adam, Keras 3: your 2 is too large by about 0.97 "
+           "relative (tolerance rtol 0.0001); divide the step")  # like SGD
+    _fails(ex.q3, (LAM, 1.0, RMS3, RMS2), "Adam, Keras 3: your 1 is too small by about 0.015")
     _fails(ex.q3, (LAM, ADAM_TEXTBOOK, RMS3, RMS2),  # the paper's eps, not Keras's eps_t
-           "Adam, Keras 3: expected 1.01557, got 1.0005")
+           "Adam, Keras 3: your 1.0005 is too small by about 0.015")
     _fails(ex.q3, (LAM, ADAM, RMS2, RMS2),  # Keras 2's RMSprop (eps outside) for Keras 3's
-           "RMSprop, Keras 3 (eps in sqrt): expected 1.99701, got 1.00498")
+           "RMSprop, Keras 3 (eps in sqrt): your 1.00498 is too small by about 0.5")
     _fails(ex.q3, (LAM, ADAM, RMS3_RHO_09, RMS2),  # Keras's default rho 0.9, not the code's 0.99
-           "RMSprop, Keras 3 (eps in sqrt): expected 1.99701, got 1.97094")
-    _fails(ex.q3, (1.0, ADAM, RMS3, RMS2), "SGD: expected 2, got 1")
+           "RMSprop, Keras 3 (eps in sqrt): your 1.97094 is too small by about 0.013")
+    _fails(ex.q3, (1.0, ADAM, RMS3, RMS2), "SGD: your 1 is too small by about 0.5")
+    for wrong in ((LAM, LAM, RMS3, RMS2), (LAM, ADAM, RMS2, RMS2)):
+        assert "1.0155" not in ex.q3.check(wrong).message  # the answer is not shown
+        assert "1.997" not in ex.q3.check(wrong).message
+    assert ex.q3.check(np.array([LAM, ADAM, RMS3, RMS2])).passed  # one rule: any array
     assert ex.q3.check((2, float(ADAM), RMS3 * (1 + 5e-5), RMS2)).passed  # 4 digits suffice
     assert ex.q3.check((LAM, ____, RMS3, RMS2)).status == UNATTEMPTED
 
@@ -232,8 +300,11 @@ def test_q4_wrong_answers():
     _fails(ex.q4, rmsprop(1e-4), "rho: expected 0.99, got 0.9")  # Keras's default rho
     _fails(ex.q4, rmsprop(1e-4, momentum=0.99), "rho: expected 0.99, got 0.9")  # 0.99 as momentum
     _fails(ex.q4, rmsprop(1e-4, rho=0.99, momentum=0.9), "momentum: expected 0, got 0.9")
+    _fails(ex.q4, rmsprop(1e-4, rho=0.99, weight_decay=0.01), "weight_decay: expected 0, got 0.01")
+    # the misjudged answer: weight_decay=0.0 takes the same update as None and was rejected
+    assert ex.q4.check(rmsprop(1e-4, rho=0.99, weight_decay=0.0)).passed
     _fails(ex.q4, keras.optimizers.Adam(1e-4), "expected a RMSprop, got Adam")
-    _fails(ex.q4, rmsprop(1e-3, 0.99), "learning_rate: expected 0.0001, got 0.001")
+    _fails(ex.q4, rmsprop(1e-3, 0.99), "learning_rate: expected 9.9999997e-05, got 0.001")
     _fails(ex.q4, rmsprop(1e-4, 0.99, centered=True), "centered: expected False, got True")
 
 
@@ -288,8 +359,16 @@ def test_q5_blank_unrun_and_invalid_answers():
 def test_q5_a_run_that_breaks_the_lessons_claims_is_a_finding_not_a_mistake():
     q = _q5_with(gan.RingComparison({"one_step": _run("one_step", 8, 0.8),
                                      "alternating": _run("alternating", 5, 0.9)}))
-    _fails(q, "alternating", "your run breaks the lesson's claim 'alternating: modes covered at "
-           "the end (of 8)' (>= 6): a finding to discuss (seed? CPU?), not your mistake")
+    # the misjudged answer: the study's verdict on a run that broke a claim was a FAIL
+    report = q.check("alternating")
+    assert report.status == RIGHT_BUT and report.passed
+    assert report.message.startswith("your prediction 'alternating' is the stored study's "
+                                     "verdict; but this machine's run breaks the lesson's claim "
+                                     "'alternating: modes covered at the end (of 8)' (>= 6)")
+    assert report.message.endswith("A finding to discuss, not your mistake")
+    report = q.check("one_step")  # a wrong prediction stays a FAIL and names the broken claim
+    assert report.status == FAIL and report.message.startswith("you predicted 'one_step'")
+    assert "(and this machine's run breaks the lesson's claim" in report.message
 
 
 def test_q5_run_trains_as_the_stored_study_and_shows_it_in_its_format(monkeypatch):
