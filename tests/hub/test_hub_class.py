@@ -63,6 +63,16 @@ def test_two_students_log_in_run_start_here_and_the_hub_stops_cleanly(tmp_path):
         nbformat.write(nb, old)
         run = students[0].run_notebook("lessons/newer.ipynb")
         assert run.ok and "newer.ipynb was written for lessons 999.0" in run.stderr, run.stderr
+        # a failing cell: its traceback and the server's log are kept, and the run goes on
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 / 0"),
+                                             nbformat.v4.new_code_cell("print('after')")])
+        nbformat.write(nb, state / "homes/student2/lessons/broken.ipynb")
+        run = students[1].run_notebook("lessons/broken.ipynb", home=state / "homes/student2")
+        assert not run.ok and run.cells == 2
+        [failure] = run.failures
+        assert (failure.cell, failure.ename, failure.source) == (1, "ZeroDivisionError", "1 / 0")
+        assert "ZeroDivisionError" in failure.traceback
+        assert "Jupyter Server" in run.server_log or "jupyterhub" in run.server_log.lower()
         hub.watch()
         assert len(hub.seen) >= 5  # the proxy, two servers, two kernels
     finally:
