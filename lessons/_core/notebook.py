@@ -199,10 +199,20 @@ def device_summary() -> dict[str, object]:
 
 
 def progress(iterable=None, *, total: int | None = None, desc: str = "", leave: bool = True):
-    """A ``tqdm.auto`` bar with the course's defaults (a widget in Jupyter, text elsewhere)."""
+    """A ``tqdm.auto`` bar with the course's defaults (a widget in Jupyter, text elsewhere).
+
+    ``TQDM_DISABLE=1`` (set when outputs are stored or compared) turns it off: tqdm's notebook bar
+    does not read that variable itself (tqdm 4.70), and its first frame would be stored.
+    """
     from tqdm.auto import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, leave=leave, mininterval=0.5)
+    return tqdm(iterable, total=total, desc=desc, leave=leave, mininterval=0.5,
+                disable=progress_disabled())
+
+
+def progress_disabled() -> bool:
+    """True when ``TQDM_DISABLE`` asks for no progress bars (1/true/yes)."""
+    return os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes")
 
 
 def keras_progress(epochs: int, desc: str = "training"):

@@ -166,3 +166,27 @@ def test_setup_returns_tensorflow_for_the_one_setup_cell():
     import tensorflow as tf
 
     assert setup(0) is tf
+
+
+def test_progress_bars_are_off_when_outputs_are_stored(monkeypatch):
+    """tqdm's notebook bar ignores TQDM_DISABLE, so `progress` reads it itself."""
+    from lessons._core.notebook import progress
+
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert progress(total=3).disable
+    monkeypatch.setenv("TQDM_DISABLE", "")
+    bar = progress(total=3)
+    assert not bar.disable
+    bar.close()
+
+
+def test_notebook_bar_off_under_tqdm_disable(monkeypatch):
+    """The widget bar Jupyter shows (tqdm.notebook) honours it too, through `progress`."""
+    import tqdm.auto
+    import tqdm.notebook
+
+    from lessons._core.notebook import progress
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", tqdm.notebook.tqdm)
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    assert progress(total=3).disable
