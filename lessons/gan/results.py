@@ -6,7 +6,9 @@ import os
 from importlib.resources import files
 from pathlib import Path
 
-__all__ = ["BENCHMARK_FILE", "POST", "SEEDS_FILE", "environment", "results_path"]
+from lessons._core import results
+
+__all__ = ["BENCHMARK_FILE", "POST", "SEEDS_FILE", "environment", "find_result", "results_path"]
 
 SEEDS_FILE = "gan_seeds.json"
 BENCHMARK_FILE = "gan_benchmark.json"
@@ -16,6 +18,21 @@ POST = "https://kexue.fm/archives/6387"
 def results_path(name: str) -> Path:
     """``lessons/results/<name>`` inside the installed package."""
     return Path(str(files("lessons"))) / "results" / name
+
+
+def find_result(path, name: str, command: str) -> Path:
+    """The course's stored ``name`` if ``path`` is None, else ``path`` as given or a file of that
+    name in the results folder (``lessons._core.results.find``); ``command`` wrote it.
+
+    Raises:
+        ValueError: neither exists (naming ``command`` and both places).
+    """
+    if path is None:
+        return results_path(name)
+    try:
+        return results.find(path)
+    except ValueError as error:
+        raise ValueError(f"path must name a file written by `{command}`; {error}") from None
 
 
 def environment() -> dict:

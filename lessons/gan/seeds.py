@@ -14,7 +14,7 @@ from lessons._core import results
 from lessons._core.checks import integer, number, one_of
 from lessons._core.notebook import course_seed
 from lessons.gan.experiments import RING_BATCH, RING_STEPS, RingComparison, RingRun, train_ring
-from lessons.gan.results import POST, SEEDS_FILE, environment, results_path
+from lessons.gan.results import POST, SEEDS_FILE, environment, find_result
 from lessons.gan.trainers import METHODS
 
 __all__ = ["SeedStudy", "load_seed_study", "run_seeds", "seeds_output"]
@@ -160,14 +160,7 @@ def load_seed_study(path=None) -> SeedStudy:
         path: None (default: the stored ``lessons/results/gan_seeds.json``), a JSON path, or a
             file name in the results folder (``lessons._core.results.find``), e.g. "my_seeds.json".
     """
-    if path is None:
-        path = results_path(SEEDS_FILE)
-    else:
-        try:
-            path = results.find(path)
-        except ValueError as error:
-            raise ValueError(f"path must name a file written by `python -m lessons.gan seeds`; "
-                             f"{error}") from None
+    path = find_result(path, SEEDS_FILE, "python -m lessons.gan seeds")
     data = json.loads(path.read_text())
     runs = tuple(RingRun(r["method"], data["settings"]["lam"], list(r["steps"]), list(r["modes"]),
                          list(r["high_quality"]), seed=r["seed"]) for r in data["runs"])

@@ -12,14 +12,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lessons._core import results
 from lessons._core.checks import integer
 from lessons._core.data import sample_ring
 from lessons._core.notebook import course_seed
 from lessons.gan.coverage import RING_STD
 from lessons.gan.experiments import RING_BATCH
 from lessons.gan.models import check_widths, make_discriminator, make_generator
-from lessons.gan.results import BENCHMARK_FILE, results_path
+from lessons.gan.results import BENCHMARK_FILE, find_result
 from lessons.gan.trainers import AlternatingGAN, OneStepGAN, make_optimizer
 
 __all__ = ["BenchmarkResults", "StepTiming", "load_benchmark", "peak_memory",
@@ -203,12 +202,5 @@ def load_benchmark(path=None) -> BenchmarkResults:
         path: None (default: the stored ``lessons/results/gan_benchmark.json``), a JSON path, or
             a file name in the results folder (``lessons._core.results.find``).
     """
-    if path is None:
-        path = results_path(BENCHMARK_FILE)
-    else:
-        try:
-            path = results.find(path)
-        except ValueError as error:
-            raise ValueError(f"path must name a file written by `benchmarks/gan.py`; "
-                             f"{error}") from None
+    path = find_result(path, BENCHMARK_FILE, "benchmarks/gan.py")
     return BenchmarkResults(json.loads(path.read_text()))
