@@ -3,7 +3,6 @@ and scikit-learn's 8x8 digits (Section 7). Every experiment follows the course s
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import keras
@@ -17,14 +16,6 @@ from lessons._core.notebook import progress as progress_bar
 from lessons.gan.coverage import RING_STD, mode_coverage
 from lessons.gan.models import make_discriminator, make_generator
 from lessons.gan.trainers import METHODS, make_trainer
-
-
-def _bar(progress: bool, steps: int, method: str):
-    # tqdm.notebook ignores $TQDM_DISABLE (which scripts/execute_notebooks.py sets so that no
-    # bar's first frame is stored), so it is honoured here
-    if not progress or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true", "yes"):
-        return None
-    return progress_bar(total=steps, desc=method)
 
 __all__ = ["DIGITS_LATENT", "DIGITS_STEPS", "RING_BATCH", "RING_POOL", "RING_STEPS",
            "DigitsComparison", "RingComparison", "RingRun", "compare_digits", "compare_ring",
@@ -139,7 +130,7 @@ def compare_ring(steps: int = RING_STEPS, lam: float = 1.0, seed: int | None = N
     """
     runs = {}
     for method in METHODS:
-        bar = _bar(progress, steps, method)
+        bar = progress_bar(total=steps, desc=method) if progress else None
         runs[method] = train_ring(method, steps=steps, lam=lam, seed=seed, progress=bar, **kwargs)
         if bar is not None:
             bar.close()
@@ -253,7 +244,7 @@ def compare_digits(steps: int = DIGITS_STEPS, seed: int | None = None, n_samples
     """
     images = {"untrained": untrained_digits(n_samples, seed)}
     for method in METHODS:
-        bar = _bar(progress, steps, method)
+        bar = progress_bar(total=steps, desc=method) if progress else None
         images[method] = train_digits(method, steps, seed=seed, n_samples=n_samples,
                                       progress=bar, **kwargs)
         if bar is not None:

@@ -155,17 +155,6 @@ def test_experiment_value_errors(fn, kwargs, match):
         fn(**kwargs)
 
 
-def test_progress_bars_honour_tqdm_disable(monkeypatch):
-    from lessons.gan.experiments import _bar
-
-    monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert _bar(True, 10, "one_step") is None
-    monkeypatch.delenv("TQDM_DISABLE")
-    bar = _bar(True, 10, "one_step")
-    assert bar.total == 10 and _bar(False, 10, "one_step") is None
-    bar.close()
-
-
 def test_nearest_digit_distance_scale_the_notebook_quotes():
     # Section 7's yardsticks: a real digit is about 1.0 from the nearest *other* real digit,
     # uniform noise about 3.5 from the nearest real one (brute force over all pairs)
