@@ -43,3 +43,13 @@ def test_student_copy_is_up_to_date(path):
     assert [c.source for c in stored.cells] == [c.source for c in expected.cells], \
         f"{target.name} is stale: run `make exercises`"
     assert "BEGIN SOLUTION" not in "".join(c.source for c in stored.cells)
+
+
+def test_a_run_cell_is_ignored_by_nbval_in_the_copy_and_its_outputs_are_dropped():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("runs = q6.run()", metadata={"tags": ["exercise-run"]}),
+        nbformat.v4.new_code_cell("q6.check(prediction)")])
+    nb.cells[0].outputs = [nbformat.v4.new_output("stream", text="ratio 0.835\n")]
+    copy = student_notebook(nb)
+    assert copy.cells[0].metadata.tags == ["exercise-run", "nbval-ignore-output"]
+    assert copy.cells[0].outputs == [] and "tags" not in copy.cells[1].metadata
