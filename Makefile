@@ -112,7 +112,7 @@ $(HUB_STAMP): $(STAMP)
 HUB_USERS ?= 4
 HUB_PORT  ?= 8765
 hub: $(HUB_STAMP)
-	$(BIN)/python hub/run.py --users $(HUB_USERS) --port $(HUB_PORT)
+	$(BIN)/python hub/run.py --users $(HUB_USERS) --port $(HUB_PORT) $(if $(HUB_PASSWORD),--password "$(HUB_PASSWORD)")
 
 # Starts a hub, logs in as two students, runs notebooks/00_start_here.ipynb in each, stops it.
 hub-test: $(HUB_STAMP)
