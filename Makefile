@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint unit nbval
 
 lint: $(STAMP)
-	$(BIN)/ruff check lessons tests benchmarks scripts notebooks
+	$(BIN)/ruff check lessons tests benchmarks scripts notebooks hub
 
 unit: $(STAMP)
 	$(BIN)/pytest tests -m "not e2e" $(PARALLEL) --dist loadfile --durations=15
@@ -61,6 +61,7 @@ e2e: $(STAMP)
 
 notebooks: $(STAMP)
 	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py notebooks/*.ipynb
+	$(BIN)/python scripts/stamp_version.py notebooks/*.ipynb
 
 # Student copies of the exercise notebooks: solutions replaced by blanks, then executed so the
 # stored outputs show every check UNATTEMPTED. The instructor notebooks are executed too.
@@ -69,8 +70,9 @@ exercises: $(STAMP)
 	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py notebooks/exercises/*.ipynb
 	$(KERNEL_ENV) $(BIN)/python scripts/execute_notebooks.py --clear-tagged exercise-run \
 	  notebooks/exercises/student/*.ipynb
+	$(BIN)/python scripts/stamp_version.py notebooks/exercises/*.ipynb notebooks/exercises/student/*.ipynb
 
-# RISE slide metadata for the lesson notebooks: each ## section a slide, each ### a sub-slide.
+# RISE slide metadata for the lesson notebooks: a cell opening with ## starts a slide, ### a sub-slide.
 slides: $(STAMP)
 	$(BIN)/python scripts/slides.py notebooks/0*.ipynb
 

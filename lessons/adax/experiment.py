@@ -8,7 +8,6 @@ further scaled by max(1e-3, RMS(w)) and clipped).
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 
 import keras
@@ -16,7 +15,7 @@ import numpy as np
 from keras import ops
 
 from lessons._core.checks import integer, number, one_of
-from lessons._core.notebook import course_seed, keras_progress
+from lessons._core.notebook import course_seed, keras_progress, progress_disabled
 from lessons.adax.optimizer import AdaX
 from lessons.adax.schedules import RULES, check_param
 
@@ -259,10 +258,8 @@ def digits_split(val_fraction: float = 0.2, seed: int | None = None):
 
 
 def _bars_wanted(progress: bool) -> bool:
-    """``progress`` unless ``TQDM_DISABLE`` is set: ``tqdm.notebook`` passes ``disable=False``
-    itself and so ignores that variable, and a stored notebook must not keep a bar's 0% frame."""
-    disabled = os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
-    return bool(progress) and not disabled
+    """``progress`` unless ``TQDM_DISABLE`` is set (a stored notebook keeps no bar's 0% frame)."""
+    return bool(progress) and not progress_disabled()
 
 
 def train_digits(rule: str, epochs: int = 15, batch_size: int = 32, learning_rate: float = 1e-3,

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import itertools
-import os
 
 import keras
 import numpy as np
@@ -198,7 +197,7 @@ def _progress_bar(total: int):
     """A bar over ``total`` epochs, or None when ``$TQDM_DISABLE`` is set: tqdm's notebook bar
     ignores that variable (tqdm 4.70), and scripts/execute_notebooks.py sets it so that no
     bar's first frame is stored in the notebook."""
-    if os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes"):
+    if notebook.progress_disabled():
         return None
     return notebook.progress(total=total, desc="training")
 

@@ -4,7 +4,6 @@ model on People's Daily trained with Tiger, Lion, AdamW, the three remedies and 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -15,7 +14,7 @@ from keras import ops
 
 from lessons._core.checks import integer, number, one_of
 from lessons._core.data import PAD, UNK, Vocab, load_peoples_daily, split_corpus
-from lessons._core.notebook import course_seed
+from lessons._core.notebook import course_seed, progress_disabled
 from lessons._core.notebook import progress as progress_bar
 from lessons.tiger.optimizer import Tiger
 from lessons.tiger.released import ReleasedTiger
@@ -213,7 +212,7 @@ def embedding_experiment(variants=VARIANTS, config: ExperimentConfig | None = No
     frequency, last_seen = _occurrences(x, len(vocab))
 
     runs = {}
-    show = progress and os.environ.get("TQDM_DISABLE", "").strip().lower() in ("", "0", "false")
+    show = progress and not progress_disabled()
     for name in progress_bar(variants, desc="variants") if show else variants:
         keras.backend.clear_session(free_memory=False)  # gc.collect costs ~0.2 s a variant
         model, embed = _build_model(cfg, len(vocab), tied=name == "tied_tiger", seed=seed)

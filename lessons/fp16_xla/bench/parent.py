@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from lessons._core.checks import integer, number
-from lessons._core.notebook import course_seed
+from lessons._core.notebook import course_seed, progress_disabled
 from lessons._core.notebook import progress as progress_bar
 from lessons.fp16_xla.bench.configs import (
     CONFIGS,
@@ -264,11 +264,9 @@ def run_benchmark(configs=MAIN_CONFIGS, size: str = "tiny", steps: int = 10, rep
     load_before = [round(v, 2) for v in os.getloadavg()]
     on_cpu = not _gpu_visible()
     groups = process_groups(configs, share_process, on_cpu, cpu_global_jit)
-    # tqdm.notebook ignores $TQDM_DISABLE (it passes disable=False itself), so honour it here:
-    # outputs stored with it set must hold no bar's first frame
+    # outputs stored with $TQDM_DISABLE set must hold no bar's first frame
     bar = (progress_bar(total=len(configs) * (1 + repeats), desc=f"benchmark ({size})")
-           if progress and os.environ.get("TQDM_DISABLE", "").lower() in ("", "0", "false")
-           else None)
+           if progress and not progress_disabled() else None)
     with tempfile.TemporaryDirectory(prefix="fp16_xla_") as tmp:
         batch_file = str(Path(tmp) / "batch.npz")
         np.savez(batch_file, **make_batch(size))
