@@ -411,11 +411,15 @@ def settle(nb: OpenNotebook) -> None:
     wait_idle(nb)
 
 
-def kernel_text(nb: OpenNotebook, expression: str, expected: str, attempts: int = 3) -> str:
+def kernel_text(nb: OpenNotebook, expression: str, expected: str, attempts: int = 10) -> str:
     """Print ``expression`` (a str) from a scratch cell until it equals ``expected``, waiting for
-    the kernel to go quiet before each try (widget callbacks trail the widget); return the text."""
+    the kernel to go quiet before each try and a second between tries (widget callbacks trail the
+    widget: ten slider steps are ten redraws, and on a busy CI machine the third try could still
+    see the value before them); return the text."""
     text = ""
-    for _ in range(attempts):
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(1.0)
         wait_idle(nb)
         text = run_scratch_cell(nb, f"print({expression})").strip()
         if text == expected:
