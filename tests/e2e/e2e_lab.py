@@ -346,12 +346,19 @@ def slider(cell, label: str):
         has=page.locator(".widget-label", has_text=re.compile(rf"^\s*{re.escape(label)}\s*$")))
 
 
-def key_slider(slider_widget, key: str = "ArrowRight", times: int = 1) -> None:
-    """Focus the slider's handle and press ``key`` ``times`` times, as a keyboard user would."""
+def key_slider(slider_widget, key: str = "ArrowRight", times: int = 1, settle=None) -> None:
+    """Focus the slider's handle and press ``key`` ``times`` times, as a keyboard user would.
+
+    With ``settle`` (an OpenNotebook), wait for the kernel to go quiet after each press: ten quick
+    presses while each one redraws a figure twice left the kernel on the value before them in CI
+    (the readout showed the new value), so a test that reads the kernel's value presses slowly.
+    """
     handle = slider_widget.locator(".noUi-handle").first
     handle.focus()
     for _ in range(times):
         handle.press(key)
+        if settle is not None:
+            wait_idle(settle, quiet=0.3)
 
 
 def prompt_number(cell) -> int:

@@ -76,7 +76,7 @@ def test_tiger_fixed_point_explorer(notebook):
     key_slider(lam, "ArrowRight", 2)  # log10: 0 -> 0.5, lambda = 3.16
     expect(lam.locator(".widget-readout")).to_have_text("3.16")
     steps = slider(cell, "absent steps")
-    key_slider(steps, "ArrowLeft", 10)  # 3000 -> 2000 in steps of 100
+    key_slider(steps, "ArrowLeft", 10, settle=notebook)  # 3000 -> 2000 in steps of 100
     expect(steps.locator(".widget-readout")).to_have_text("2000")
     expect(img).not_to_have_attribute("src", before, timeout=WIDGET_TIMEOUT)
     _single_figure(cell)
