@@ -127,10 +127,11 @@ def format_table(result: dict) -> str:
     speed-ups of an interleaved run ("-" for results stored before those); "(best)" compares the
     fastest repeats and "(CPU)" the median CPU time per step (both less disturbed when other
     jobs share the machine); memory is the peak-RSS growth during training on a CPU ("-" when
-    configurations shared a process, whose peak they share too).
+    configurations shared a process, whose peak they share too, or ran in the caller's).
     """
     memory = "GPU peak" if result["device"]["kind"] == "GPU" else "RSS growth"
-    shared = result["settings"].get("share_process", False)
+    settings = result["settings"]
+    shared = settings.get("share_process", False) or settings.get("in_process", False)
     lines = [f"{result['label']}  (TF {result['versions']['tensorflow']}, "
              f"Keras {result['versions']['keras']})",
              f"{'config':<16}{'policy':<16}{'XLA':<6}{'median':>10}{'min':>10}{'max':>10}"

@@ -28,6 +28,8 @@ EXPECT_XLA = {"fp32": False, "mixed": False, "xla": True, "mixed+xla": True, "fp
 # strictly compared check.
 LIVE = ["fp32", "mixed", "fp16", "xla"]
 VERBATIM = ["fp32", "autojit"]
+MICRO = {"size": "micro", "steps": 1, "repeats": 3, "warmup": 1, "progress": False,
+         "peak_seconds": 0.01}  # as conftest.py's live runs
 
 
 def test_every_configuration_covered_by_expectations():
@@ -199,12 +201,12 @@ def test_a_shared_process_seeds_once_and_starts_every_configuration_alike(monkey
     assert built[-1] == ("fp32", None, False)  # alone in its process: nothing to copy
 
 
-def test_the_notebooks_live_run_is_one_shared_process_of_five_rounds(monkeypatch):
+def test_the_notebooks_live_run_is_five_rounds_in_the_kernels_own_process(monkeypatch):
     calls = []
     monkeypatch.setattr(parent, "run_benchmark", lambda *a, **kw: calls.append((a, kw)) or {})
     parent.live_benchmark(seed=3)
     assert calls == [((["fp32", "xla"],), {"size": "tiny", "steps": 4, "repeats": 5, "warmup": 2,
-                                           "peak_seconds": 0.05, "share_process": True,
+                                           "peak_seconds": 0.05, "in_process": True,
                                            "seed": 3, "progress": True})]
 
 
@@ -352,3 +354,50 @@ def test_live_claims_hold_and_fail_on_a_mislabelled_run(bench, capsys):
     bad["runs"][0]["final_loss"] = float("nan")
     with pytest.raises(ClaimFailed, match="trained"):
         fx.check_live_claims(bad)
+
+
+# ---------------------------------------------------------------------------- in this process
+
+
+@pytest.mark.parametrize("jit_compile", [True, False])
+def test_xla_counter_sees_a_jit_compiled_training_step_and_only_that(jit_compile):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse", jit_compile=jit_compile)
+    counter = child.XlaCounter()
+    start = counter.position()
+    assert counter.since(start) == {"xla_compiled": False}
+    model.train_on_batch(np.ones((4, 3), np.float32), np.zeros((4, 2), np.float32))
+    assert counter.since(start) == {"xla_compiled": jit_compile}
+
+
+def test_in_process_refuses_configurations_that_need_tensorflows_start_up_flags():
+    with pytest.raises(ValueError, match=r"TF_XLA_FLAGS.*in_process"):
+        fx.run_benchmark(["fp32", "autojit"], in_process=True, **MICRO)
+
+
+@pytest.mark.slow
+def test_an_in_process_run_times_both_configurations_and_sees_xla_in_one_only():
+    import keras
+
+    result = fx.run_benchmark(["fp32", "xla"], in_process=True, seed=0, **MICRO)
+    fx.validate_result(result)
+    assert result["settings"]["in_process"] and not result["settings"]["share_process"]
+    assert [r["config"] for r in result["runs"]] == ["fp32", "xla"]
+    assert _schedule(result) == [(r, c) for r in range(MICRO["repeats"]) for c in ("fp32", "xla")]
+    for run in result["runs"]:
+        checks = run["checks"]
+        assert checks["xla_compiled"] == (run["config"] == "xla")
+        assert "xla_compilations" not in checks  # the counter counts functions, not compilations
+        assert checks["jit_compile_requested"] == (run["config"] == "xla")
+        assert len(run["ms_per_repeat"]) == MICRO["repeats"]
+    assert fx.config_mismatches(result) == []
+    assert keras.mixed_precision.global_policy().name == "float32"  # left as it found it
+    # same initial weights and float32 arithmetic; XLA's fusions reorder some sums
+    fp32, xla = (r["final_loss"] for r in result["runs"])
+    assert xla == pytest.approx(fp32, rel=1e-3)
+    table = fx.format_table(result).splitlines()
+    assert all(line.split()[-2] == "-" for line in table[2:])  # the kernel's memory, not theirs
+    fx.check_live_claims(result)  # the notebook's check after its live run

@@ -18,7 +18,8 @@ ALLOWED = {
     "bench/workload": {"bench.configs"},
     "bench/schema": {"bench.configs"},
     "bench/child": {"bench.configs", "bench.workload"},
-    "bench/parent": {"bench.configs", "bench.schema", "bench.workload"},
+    # the parent runs children, or (in_process=True, the notebook's live run) their code here
+    "bench/parent": {"bench.child", "bench.configs", "bench.schema", "bench.workload"},
     "bench/compare": {"bench.configs", "bench.schema"},
     "bench/__main__": {"bench.child"},
     "claims": {"bench.compare", "bench.configs", "bench.schema", "loss_scaling"},

@@ -10,7 +10,7 @@ from tiger_testing import SMALL, TINY
 
 from lessons import tiger
 from lessons.tiger import ExperimentConfig, closed_form
-from lessons.tiger.experiment import _build_model, _occurrences, _sample
+from lessons.tiger.experiment import _build_model, _occurrences, _sample, _test_loss
 
 
 @pytest.mark.parametrize("optimizer", ["tiger", "lion"])
@@ -67,6 +67,19 @@ def test_tied_logits_reuse_the_embedding():
     x = np.array([[2, 3], [4, 1]], np.int32)
     h = keras.Model(model.input, model.layers[-2].output)(x).numpy()
     np.testing.assert_allclose(model(x).numpy(), h @ embed.embeddings.numpy().T, rtol=1e-5)
+
+
+def test_test_loss_in_chunks_is_the_mean_cross_entropy_of_all_rows():
+    cfg = ExperimentConfig(dim=4, hidden=5, context=2)
+    model, _ = _build_model(cfg, 11, tied=False, seed=1)
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 11, (23, 2)).astype(np.int32), rng.integers(0, 11, 23)
+    logits = model(x).numpy().astype(np.float64)
+    log_softmax = logits - logits.max(1, keepdims=True)
+    log_softmax -= np.log(np.exp(log_softmax).sum(1, keepdims=True))
+    want = -log_softmax[np.arange(23), y].mean()
+    for chunk in (5, 23, 100):  # a ragged last chunk, one chunk, one larger than the data
+        assert _test_loss(model, x, y, chunk=chunk) == pytest.approx(want, rel=1e-5)
 
 
 def _tiny_run(**kwargs):

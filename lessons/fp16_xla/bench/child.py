@@ -31,8 +31,8 @@ from lessons._core.checks import integer, number, one_of
 from lessons.fp16_xla.bench.configs import CONFIGS, resolve_policy, size_of, train_flops
 from lessons.fp16_xla.bench.workload import build_tagger
 
-__all__ = ["XLA_COMPILE_LINE", "XLA_LOG_MARKER", "ConfigRun", "XlaLog", "build_runs",
-           "child_main", "matmul_peak_gflops"]
+__all__ = ["XLA_COMPILE_LINE", "XLA_LOG_MARKER", "ConfigRun", "XlaCounter", "XlaLog", "build_runs",
+           "child_main", "matmul_peak_gflops", "trim_heap"]
 
 XLA_LOG_MARKER = "Compiled cluster using XLA"  # TF logs this (INFO) once per process
 # With TF_CPP_VMODULE=device_compilation_profiler=1 TF logs one line per XLA compilation:
@@ -109,6 +109,7 @@ class XlaLog:
 
     def __init__(self, fd: int | None = None):
         self.fd = fd
+        self.enabled = fd is not None
 
     def position(self) -> int:
         sys.stderr.flush()
@@ -124,6 +125,27 @@ class XlaLog:
         return {"xla_compiled": count > 0 or XLA_LOG_MARKER in segment, "xla_compilations": count}
 
 
+class XlaCounter:
+    r"""Sees XLA in this process without its log: TensorFlow's own metric
+    ``/tensorflow/core/tf_function_counter`` counts, under the label "1", the ``tf.function``\ s
+    with ``jit_compile=True`` it runs or places into a graph outside XLA. Keras's training step
+    is one when ``jit_compile`` holds, and TensorFlow must compile such a function with XLA (it
+    raises if it cannot). Used where the log cannot be read: a run inside a notebook's kernel.
+    It counts functions, not compilations, so it reports ``xla_compiled`` only.
+    """
+
+    enabled = True
+
+    def position(self) -> int:
+        from tensorflow.python.eager.polymorphic_function import polymorphic_function
+
+        return polymorphic_function._tf_function_counter.get_cell("1").value()
+
+    def since(self, position: int) -> dict:
+        """``xla_compiled``: whether a jit-compiled function ran after ``position``."""
+        return {"xla_compiled": self.position() > position}
+
+
 class ConfigRun:
     """One configuration inside a child: built, compiled and warmed up on creation.
 
@@ -132,14 +154,15 @@ class ConfigRun:
             optionally ``seed`` (weights' initialisation, default 0) and ``peak_seconds`` (the
             matmul peak's ``min_time``, default 0.2).
         name: a key of ``CONFIGS``.
-        xla_log: where XLA's log lines land (default: none; the XLA checks are then left out).
+        xla_log: how XLA is seen: an ``XlaLog`` of the child's log file or an ``XlaCounter``
+            (default: an ``XlaLog`` without a file; the XLA checks are then left out).
         initial_weights: the weights to start from (default: the initialiser's, from the seed
             :func:`build_runs` set).
         keep_initial_weights: keep a copy of them as ``initial_weights`` (default False: a
             copy would count in the process's memory).
     """
 
-    def __init__(self, spec: dict, name: str, xla_log: XlaLog | None = None,
+    def __init__(self, spec: dict, name: str, xla_log: XlaLog | XlaCounter | None = None,
                  initial_weights: list | None = None, keep_initial_weights: bool = False):
         import keras
         import tensorflow as tf
@@ -147,7 +170,7 @@ class ConfigRun:
         self.spec, self.config, self.xla_log = spec, CONFIGS[name], xla_log or XlaLog()
         self.gpus = tf.config.list_physical_devices("GPU")
         self.policy = resolve_policy(self.config.precision, bool(self.gpus))
-        self.xla = {"xla_compiled": False, "xla_compilations": 0}
+        self.xla = {}  # what self.xla_log saw while this configuration was active
         self.times, self.cpu_times, self.started = [], [], []
         data = np.load(spec["batch_file"])
         self.x = (tf.constant(data["ids"]), tf.constant(data["mask"]))
@@ -185,9 +208,10 @@ class ConfigRun:
             yield
         finally:
             seen = self.xla_log.since(start)
-            self.xla = {"xla_compiled": self.xla["xla_compiled"] or seen["xla_compiled"],
-                        "xla_compilations": self.xla["xla_compilations"]
-                        + seen["xla_compilations"]}
+            merged = {"xla_compiled": self.xla.get("xla_compiled", False) or seen["xla_compiled"]}
+            if "xla_compilations" in seen:
+                merged["xla_compilations"] = self.xla.get("xla_compilations", 0) + seen["xla_compilations"]
+            self.xla = merged
             keras.mixed_precision.set_dtype_policy("float32")
 
     def time_repeat(self) -> None:
@@ -226,7 +250,7 @@ class ConfigRun:
                                                keras.optimizers.LossScaleOptimizer),
             "env": {k: os.environ[k] for k in SEEN_ENV if k in os.environ},
         }
-        if self.xla_log.fd is not None:
+        if self.xla_log.enabled:
             checks.update(self.xla)
         return {
             "config": self.config.name, "description": self.config.description,
@@ -259,8 +283,12 @@ def _stats(seconds: list[float]) -> dict[str, float]:
             "max": 1e3 * max(seconds)}
 
 
-def build_runs(spec: dict, names, log_fd: int | None = None) -> dict[str, ConfigRun]:
+def build_runs(spec: dict, names, log_fd: int | None = None, xla_log: XlaCounter | None = None,
+               release_memory: bool = False) -> dict[str, ConfigRun]:
     """Every configuration of ``names``, built and warmed up, all from the same initial weights.
+    XLA is seen in the log file ``log_fd`` (a child), or by ``xla_log`` (in-process runs).
+    ``release_memory`` hands the heap that a build freed back to the system before the next
+    (glibc's ``malloc_trim``; an XLA compilation of the tiny tagger frees ~0.1 GB it peaked at).
 
     The seed is set once, before the first model: ``keras.utils.set_random_seed`` also sets
     TensorFlow's global seed, which makes every existing ``tf.function`` retrace on its next call,
@@ -275,12 +303,24 @@ def build_runs(spec: dict, names, log_fd: int | None = None) -> dict[str, Config
     runs = {}
     for i, name in enumerate(names):
         first = next(iter(runs.values()), None)
-        runs[name] = ConfigRun(spec, name, XlaLog(log_fd),
+        runs[name] = ConfigRun(spec, name, xla_log or XlaLog(log_fd),
                                initial_weights=first.initial_weights if first else None,
                                keep_initial_weights=i == 0 and len(names) > 1)
+        if release_memory:
+            trim_heap()
     for run in runs.values():
         run.initial_weights = None
     return runs
+
+
+def trim_heap() -> None:
+    """Return the C heap's free pages to the system (glibc only; elsewhere nothing)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def _serve(spec: dict, log_fd: int, reply) -> None:

@@ -39,7 +39,7 @@ _RUN_SCHEMA = {
     "speedup_cpu": _OPT_NUM,
 }
 # Fields added later: checked when present (results stored before them lack them).
-_OPTIONAL_SETTINGS = {"share_process": bool, "seed": int, "order": str}
+_OPTIONAL_SETTINGS = {"share_process": bool, "in_process": bool, "seed": int, "order": str}
 _OPTIONAL_CHECKS = {"xla_compilations": int, "logits_dtype": str}
 _OPTIONAL_RUN = {"ms_per_repeat": [_NUM], "cpu_ms_per_repeat": [_NUM],
                  "repeat_start_times": [_NUM]}
