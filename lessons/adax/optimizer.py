@@ -31,6 +31,10 @@ class AdaX(keras.optimizers.Optimizer):
     normal number near step 781,000 and is exactly 0 once the float32 denominator overflows
     (step 887,273); a weight that small could not move a float32 v_hat anyway.
 
+    A sparse gradient (the ``tf.IndexedSlices`` of an ``Embedding``) is made dense first, its
+    repeated ids summed, so that g^2 is the square of a row's gradient and the step is the dense
+    gradient's (see ``apply``).
+
     Args:
         learning_rate: A float > 0, a
             `keras.optimizers.schedules.LearningRateSchedule` instance, or a callable that takes
@@ -56,7 +60,7 @@ class AdaX(keras.optimizers.Optimizer):
         ema_overwrite_frequency=None,
         loss_scale_factor=None,
         gradient_accumulation_steps=None,
-        name="adax",
+        name=None,
         **kwargs,
     ):
         if isinstance(learning_rate, numbers.Real):
@@ -97,6 +101,16 @@ class AdaX(keras.optimizers.Optimizer):
         self._momentums, self._second_moments = self.add_optimizer_variables(
             var_list, ["momentum", "second_moment"]
         )
+
+    def apply(self, grads, trainable_variables=None):
+        """Keras's ``apply``, with each sparse gradient made dense first.
+
+        ``update_step`` squares the gradient; squared slice by slice, the slices of an id that
+        repeats in a batch would give v_hat the sum of their squares, not the square of their sum.
+        """
+        grads = [ops.segment_sum(g.values, g.indices, num_segments=g.dense_shape[0])
+                 if hasattr(g, "indices") else g for g in grads]  # a tf.IndexedSlices
+        return super().apply(grads, trainable_variables)
 
     def momentum(self, variable):
         """The first-moment slot ``m`` of a model variable."""

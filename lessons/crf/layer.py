@@ -14,12 +14,13 @@ import keras
 import numpy as np
 from keras import ops
 
-from lessons._core.checks import integer, number
+from lessons._core.checks import integer, number, one_of
 from lessons._core.data import TAGS
 
 __all__ = ["CRF", "bmes_constraints"]
 
 _FORBIDDEN = -1e9  # score added to a forbidden transition when decoding with constraints
+_REDUCTIONS = ("none", "sum", "mean", "token_mean")  # nll_loss's, as pytorch-crf's
 
 
 def bmes_constraints(tags=TAGS) -> dict[str, list]:
@@ -102,34 +103,62 @@ class CRF(keras.layers.Layer):
         Args:
             emissions: [B, T, N] float (any float dtype; computed in float32).
             tags: [B, T] int in [0, N) where the mask is on.
-            mask: [B, T] bool/int, right-padded with the first step on (default all on).
+            mask: [B, T] bool/int, right-padded with the first step on (default all on); any
+                other mask raises ValueError eagerly. While traced (``tf.function``, ``fit``,
+                XLA) its values are unknown and cannot be checked, so a sequence is taken to be
+                the positions where the mask is on, in order, and an empty one scores 0.
         """
-        emissions, mask = self._prepare(emissions, mask)
-        tags = self._check_tags(tags, emissions, mask)
-        return self._path_score(emissions, tags, mask) - self._log_partition(emissions, mask)
+        emissions, mask, tags, order = self._inputs(emissions, mask, tags)
+        value = self._path_score(emissions, tags, mask) - self._log_partition(emissions, mask)
+        return _zero_if_empty(value, mask, order)
 
     def path_score(self, emissions, tags, mask=None):
         """score(tags) = S + sum of emissions + sum of transitions + F, float32 [B] (arguments as
         ``log_likelihood``)."""
-        emissions, mask = self._prepare(emissions, mask)
-        return self._path_score(emissions, self._check_tags(tags, emissions, mask), mask)
+        emissions, mask, tags, order = self._inputs(emissions, mask, tags)
+        return _zero_if_empty(self._path_score(emissions, tags, mask), mask, order)
 
     def log_partition(self, emissions, mask=None):
         """log Z, the logsumexp of every path's score, by the forward algorithm, float32 [B]."""
-        emissions, mask = self._prepare(emissions, mask)
-        return self._log_partition(emissions, mask)
+        emissions, mask, _, order = self._inputs(emissions, mask)
+        return _zero_if_empty(self._log_partition(emissions, mask), mask, order)
 
-    def nll_loss(self, emissions, tags, mask=None):
-        """Mean negative log-likelihood over the batch (a scalar), the usual CRF training loss."""
-        return -ops.mean(self.log_likelihood(emissions, tags, mask))
+    def nll_loss(self, emissions, tags, mask=None, reduction="mean"):
+        """The negative log-likelihood, the usual CRF training loss (as pytorch-crf's ``CRF``).
+
+        Args:
+            emissions, tags, mask: as ``log_likelihood``.
+            reduction: ``"mean"`` (default) over the sequences of the batch, a scalar: the loss
+                lesson 03's learning rates (and its sweep) assume; ``"sum"`` over them;
+                ``"token_mean"``, the sum divided by the number of unmasked tokens; ``"none"``,
+                one value per sequence, float32 [B].
+        """
+        one_of("reduction", reduction, _REDUCTIONS)
+        nll = -self.log_likelihood(emissions, tags, mask)
+        if reduction == "none":
+            return nll
+        if reduction == "mean":
+            return ops.mean(nll)
+        if reduction == "sum":
+            return ops.sum(nll)
+        if mask is None:
+            tokens = ops.cast(ops.size(nll) * ops.shape(emissions)[1], "float32")
+        else:
+            tokens = ops.sum(ops.cast(mask, "float32"))
+        return ops.sum(nll) / tokens
 
     def decode(self, emissions, mask=None):
-        """The Viterbi (highest-scoring) tag path, int32 [B, T].
+        """The Viterbi (highest-scoring) tag path, int32 [B, T] (arguments as
+        ``log_likelihood``).
 
-        Positions where the mask is off repeat the last real tag.
+        Positions where the mask is off repeat the sequence's last tag (an empty one is all 0).
         """
-        emissions, mask = self._prepare(emissions, mask)
-        return self._viterbi(emissions, mask)
+        emissions, mask, _, order = self._inputs(emissions, mask)
+        path = self._viterbi(emissions, mask)
+        if order is None:
+            return path
+        path = ops.where(ops.any(mask, axis=1, keepdims=True), path, 0)
+        return ops.take_along_axis(path, ops.argsort(order, axis=1), axis=1)  # back in place
 
     def call(self, emissions, mask=None):
         return self.decode(emissions, mask)
@@ -176,26 +205,31 @@ class CRF(keras.layers.Layer):
 
         def step(carry, inputs):  # delta_{t-1} -> delta_t and psi_t
             delta, _ = carry  # [B, N]
-            emissions_t, mask_t = inputs  # [B, N], [B]
+            emissions_t, on = inputs[:, :-1], inputs[:, -1:] > 0  # [B, N], [B, 1]
             scores = delta[:, :, None] + transitions  # [B, i, j]
             new = ops.max(scores, axis=1) + emissions_t  # [B, N]
             psi = ops.argmax(scores, axis=1)  # [B, N] int32: the best i for each j
-            on = mask_t[:, None]  # a padded step keeps delta and points each tag to itself
+            # a padded step keeps delta and points each tag to itself
             carry = ops.where(on, new, delta), ops.where(on, psi, stay)
             return carry, carry  # scan stacks what a step returns: psi_t for every t
 
+        # Steps 2 .. T, then one padded step: XLA cannot compile a scan over no steps (T = 1).
+        # Emissions and mask go in as one array, as Keras's TF scan fails on two inputs whose
+        # length is unknown (a model built on keras.Input((None, N))).
+        following = ops.concatenate([emissions[:, 1:], ops.zeros_like(emissions[:, :1])], axis=1)
+        on = ops.concatenate([mask[:, 1:], ops.zeros_like(mask[:, :1])], axis=1)  # [B, T]
+        inputs = ops.concatenate([following, ops.cast(on, following.dtype)[..., None]], axis=2)
         delta = start + emissions[:, 0]  # delta_1 [B, N]
-        time_major = (ops.transpose(emissions[:, 1:], (1, 0, 2)), ops.transpose(mask[:, 1:]))
-        (delta, _), (_, psi) = ops.scan(
-            step, (delta, ops.zeros_like(delta, "int32")), time_major)  # psi [T-1, B, N]
+        (delta, _), (_, psi) = ops.scan(  # psi [T, B, N]: psi[t] points from step t + 1 to t
+            step, (delta, ops.zeros_like(delta, "int32")), ops.transpose(inputs, (1, 0, 2)))
         last = ops.argmax(delta + end, axis=1)  # y_n [B]
 
-        def backtrack(y, psi_t):  # y_t -> y_{t-1} = psi_t(y_t)
+        def backtrack(y, psi_t):  # y_{t+1} -> y_t = psi_t(y_{t+1})
             previous = ops.take_along_axis(psi_t, y[:, None], axis=1)[:, 0]
             return previous, previous
 
-        _, earlier = ops.scan(backtrack, last, psi, reverse=True)  # [T-1, B]: y_1 .. y_{n-1}
-        return ops.concatenate([ops.transpose(earlier), last[:, None]], axis=1)
+        _, path = ops.scan(backtrack, last, psi, reverse=True)  # [T, B]: psi[T-1] keeps y_n
+        return ops.transpose(path)
 
     # -- private helpers ----------------------------------------------------------------------
 
@@ -220,25 +254,34 @@ class CRF(keras.layers.Layer):
                 + ops.sum(moved * maskf[:, 1:], axis=1) + ops.take(self.end_transitions, last))
 
     def _prepare(self, emissions, mask):
+        """Checked float32 emissions [B, T, N] and bool mask [B, T] (see ``_inputs``)."""
+        return self._inputs(emissions, mask)[:2]
+
+    def _inputs(self, emissions, mask, tags=None):
+        """Checked float32 emissions, bool mask and int32 tags (0 where masked), and the order
+        [B, T] they were gathered in to make the mask right-padded (None when it already is)."""
         if not self.built:
             self.build()
         emissions = ops.cast(ops.convert_to_tensor(emissions), "float32")
         if len(emissions.shape) != 3 or emissions.shape[-1] not in (None, self.num_tags):
             raise ValueError(f"emissions must have shape [batch, time, num_tags={self.num_tags}], "
                              f"got {tuple(emissions.shape)}")
+        if emissions.shape[1] == 0:
+            raise ValueError(_FIRST_ON)
+        order = None
         if mask is None:
             mask = ops.ones(ops.shape(emissions)[:2], "bool")
-        mask = ops.convert_to_tensor(mask)
-        _check_same_shape("mask", mask, emissions)
-        mask = ops.cast(mask, "bool")
-        values = _known_values(mask)
-        if values is not None and (values.shape[1] == 0 or not values[:, 0].all()):
-            raise ValueError("mask must have its first time step on for every sequence "
-                             "(empty sequences are not allowed)")
-        if values is not None and (values[:, 1:] & ~values[:, :-1]).any():
-            raise ValueError("mask must be right-padded: once off, it stays off "
-                             "(left padding or holes are not allowed)")
-        return emissions, mask
+        else:
+            mask = ops.convert_to_tensor(mask)
+            _check_same_shape("mask", mask, emissions)
+            mask = ops.cast(mask, "bool")
+            order = _right_padding_order(mask)
+        if tags is not None:
+            tags = self._check_tags(tags, emissions, mask)
+        if order is not None:
+            emissions, mask = _take(emissions, order), _take(mask, order)
+            tags = None if tags is None else _take(tags, order)
+        return emissions, mask, tags, order
 
     def _check_tags(self, tags, emissions, mask):
         tags = ops.convert_to_tensor(tags)
@@ -261,6 +304,38 @@ def _known_values(x):
         return ops.convert_to_numpy(x)
     except NotImplementedError:  # what TensorFlow raises for a symbolic tensor (in tf.function)
         return None
+
+
+_FIRST_ON = ("mask must have its first time step on for every sequence "
+             "(empty sequences are not allowed)")
+_RIGHT_PADDED = ("mask must be right-padded: once off, it stays off "
+                 "(left padding or holes are not allowed)")
+
+
+def _right_padding_order(mask):
+    """None for a mask whose values are known (eager), after raising ValueError unless it is
+    right-padded with every first step on. While traced, when no check can raise (``keras.ops``
+    has no assertion, XLA drops TensorFlow's), the order [B, T] that moves each row's on
+    positions, in order, to its start."""
+    values = _known_values(mask)
+    if values is not None:
+        if not values[:, 0].all():
+            raise ValueError(_FIRST_ON)
+        if (values[:, 1:] & ~values[:, :-1]).any():
+            raise ValueError(_RIGHT_PADDED)
+        return None
+    steps = ops.arange(ops.shape(mask)[1], dtype="int32")
+    return ops.argsort(ops.where(mask, steps, steps + ops.shape(mask)[1]), axis=1)
+
+
+def _take(x, order):
+    """x [B, T, ...] with its steps in ``order`` [B, T]."""
+    return ops.take_along_axis(x, order[:, :, None] if len(x.shape) == 3 else order, axis=1)
+
+
+def _zero_if_empty(value, mask, order):
+    """value [B], 0 for an empty sequence (which only a traced call lets through)."""
+    return value if order is None else ops.where(ops.any(mask, axis=1), value, 0.0)
 
 
 def _check_same_shape(name, x, emissions):

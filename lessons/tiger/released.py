@@ -19,8 +19,8 @@ class ReleasedTiger(keras.optimizers.Optimizer):
     The post's eq. (1) with a constant ``eta`` is ``Tiger``; the released optimizer differs in
     four ways, each taken from ``tiger.py``'s ``_prepare`` and ``_resource_apply``:
 
-    1. A LAMB-like relative learning rate. The step of a variable whose path contains
-       "embeddings" (a Keras ``Embedding``) is ``lr * RMS(row)`` per row (RMS over the last
+    1. A LAMB-like relative learning rate. The step of a variable whose path (its name for a
+       plain ``tf.Variable``) contains "embeddings" (a Keras ``Embedding``) is ``lr * RMS(row)`` per row (RMS over the last
        axis); any other variable's step is ``lr * RMS(variable)`` over the whole tensor. The RMS
        is ``sqrt(mean(theta^2))`` of the weights before the update, with no epsilon and no
        clipping (a tensor of zeros never moves).
@@ -126,8 +126,9 @@ class ReleasedTiger(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         self._momentums = self.add_optimizer_variables(var_list, "momentum")
-        # The TF backend hands update_step a tf.Variable without Keras's path: classify now.
-        self._kinds = [released_variable_kind(v.path) for v in var_list]
+        # The TF backend hands update_step a tf.Variable without Keras's path: classify now. A
+        # plain tf.Variable has no path either; tiger.py itself reads the name.
+        self._kinds = [released_variable_kind(getattr(v, "path", v.name)) for v in var_list]
 
     def _apply_weight_decay(self, variables):
         return  # the decay is part of update_step, scaled like the sign step

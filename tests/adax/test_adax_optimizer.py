@@ -2,6 +2,7 @@
 serialization and its argument checks."""
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -187,6 +188,49 @@ def test_config_round_trip():
     again = adax.AdaX.from_config(opt.get_config())
     assert (again.beta_1, again.beta_2, again.epsilon, again.clipnorm) == (0.8, 1e-3, 1e-8, 1.0)
     assert keras.optimizers.get(keras.optimizers.serialize(opt)).get_config() == opt.get_config()
+
+
+def _sparse_and_dense_steps(jit_compile, steps=4):
+    """Two copies of a table, one stepped with IndexedSlices whose ids repeat (an Embedding fed a
+    batch with a repeated token), one with their dense sum; the largest difference per step."""
+    rng = np.random.default_rng(5)
+    table = rng.normal(size=(6, 3)).astype(np.float32)
+    indices = tf.constant([0, 2, 2, 5, 2])
+    sparse, dense = keras.Variable(table), keras.Variable(table)
+    opts = adax.AdaX(learning_rate=0.1), adax.AdaX(learning_rate=0.1)
+
+    def stepper(opt, var):
+        return tf.function(lambda g: opt.apply([g], [var]), jit_compile=jit_compile)
+
+    apply = [stepper(opt, var) for opt, var in zip(opts, (sparse, dense), strict=True)]
+    gaps = []
+    for _ in range(steps):
+        values = rng.normal(size=(5, 3)).astype(np.float32)
+        summed = np.zeros_like(table)
+        np.add.at(summed, indices.numpy(), values)
+        apply[0](tf.IndexedSlices(tf.constant(values), indices, tf.constant([6, 3])))
+        apply[1](tf.constant(summed))
+        gaps.append(float(np.abs(sparse.numpy() - dense.numpy()).max()))
+    return gaps, [opt.second_moment(var).numpy() for opt, var in zip(opts, (sparse, dense),
+                                                                      strict=True)]
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_indexed_slices_with_repeated_ids_step_as_their_dense_sum(jit_compile):
+    gaps, (v_sparse, v_dense) = _sparse_and_dense_steps(jit_compile)
+    assert max(gaps) <= 1e-6, gaps  # v holds (sum of slices)^2, not the sum of their squares
+    np.testing.assert_allclose(v_sparse, v_dense, rtol=1e-6)
+    assert np.all(v_dense[[0, 2, 5]] > 0) and np.all(v_dense[[1, 3, 4]] == 0)
+
+
+def test_default_names_are_unique_as_for_keras_optimizers():
+    first, second = adax.AdaX(), adax.AdaX()
+    assert first.name != second.name
+    # named after the class, as Keras names AdamW adam_w, adam_w_1, ...
+    assert all(re.fullmatch(r"ada_x(_\d+)?", opt.name) for opt in (first, second))
+    assert adax.AdaX(name="mine").name == "mine"
+    again = adax.AdaX.from_config(second.get_config())
+    assert again.name == second.name and again.get_config() == second.get_config()
 
 
 @pytest.mark.parametrize("kwargs", [

@@ -69,6 +69,33 @@ def test_padding_values_are_ignored_and_loss_is_mean_nll():
         -float(np.mean(crf.log_likelihood(emissions, tags, MASK))), rel=1e-6)
 
 
+@pytest.mark.parametrize("mask", [MASK, None])
+def test_nll_loss_reductions_match_brute_force(mask):
+    crf = random_crf(seed=4)
+    emissions, tags = tiny_batch(seed=5)
+    lengths = MASK.sum(1) if mask is not None else [5] * 4
+    nll = np.array([brute_force(crf, emissions[b], n)[0] - path_score(crf, emissions[b],
+                                                                       tags[b, :n])
+                    for b, n in enumerate(lengths)])  # float64 [4]
+    got = {r: crf.nll_loss(emissions, tags, mask, reduction=r).numpy()
+           for r in ("none", "sum", "mean", "token_mean")}
+    assert got["none"].shape == (4,)
+    np.testing.assert_allclose(got["none"], nll, rtol=1e-5)
+    assert got["sum"] == pytest.approx(nll.sum(), rel=1e-5)
+    assert got["mean"] == pytest.approx(nll.mean(), rel=1e-5)
+    assert got["token_mean"] == pytest.approx(nll.sum() / sum(lengths), rel=1e-5)
+    assert crf.nll_loss(emissions, tags, mask).numpy() == got["mean"]  # the default
+
+
+@pytest.mark.parametrize("reduction", ["elementwise_mean", "Mean", None])
+def test_nll_loss_rejects_other_reductions(reduction):
+    crf = random_crf()
+    emissions, tags = tiny_batch()
+    with pytest.raises(ValueError, match="reduction must be one of 'none', 'sum', 'mean', "
+                                         "'token_mean'"):
+        crf.nll_loss(emissions, tags, MASK, reduction=reduction)
+
+
 def test_decode_matches_brute_force_argmax_with_and_without_constraints():
     for seed in range(3):
         crf = random_crf(seed=seed)

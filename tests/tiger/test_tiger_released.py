@@ -189,6 +189,38 @@ def test_keras_paths_of_real_layers():
     assert np.all(np.abs(after[1] - before[1]) > 1e-5)
 
 
+def test_plain_tf_variables_are_classified_by_name_as_tiger_py_does():
+    """A tf.Variable has no Keras path: its name decides (tiger.py reads the name)."""
+    rng = np.random.default_rng(15)
+    inits = {n: (rng.standard_normal(s) * 0.3 + (1.0 if n == "gamma" else 0.0)).astype(F32)
+             for n, s in SHAPES.items()}
+    variables = [tf.Variable(x, name=f"layer/{n}") for n, x in inits.items()]
+    assert [v.name for v in variables] == [f"layer/{n}:0" for n in SHAPES]
+    opt = ReleasedTiger(0.05, beta=0.9, weight_decay=0.2)
+    grads = _grads(rng, 3)
+    thetas = {n: x.copy() for n, x in inits.items()}
+    moms = {n: np.zeros_like(x) for n, x in inits.items()}
+    for t, step in enumerate(grads):
+        opt.apply([tf.constant(step[n]) for n in SHAPES], variables)
+        for n in SHAPES:
+            thetas[n], moms[n] = numpy_released_step(thetas[n], moms[n], step[n], t, KINDS[n],
+                                                     lr=0.05, beta=0.9, wd=0.2)
+    for v, n in zip(variables, SHAPES, strict=True):
+        np.testing.assert_allclose(v.numpy(), thetas[n], rtol=2e-5, atol=2e-6, err_msg=n)
+
+
+def test_keras_variables_are_classified_by_path_not_name():
+    """A Keras variable named "kernel" in a layer named "gamma_head" is a gamma, as its path
+    (the TF 1 name tiger.py saw) says; as a bare name it would be a tensor."""
+    layer = keras.layers.Dense(2, use_bias=False, name="gamma_head")
+    layer.build((None, 3))
+    kernel = layer.kernel
+    assert (kernel.name, kernel.path) == ("kernel", "gamma_head/kernel")
+    theta0 = kernel.numpy().copy()
+    ReleasedTiger(0.1, weight_decay=0.5).apply([tf.ones((3, 2))], [kernel])
+    np.testing.assert_allclose(kernel.numpy(), theta0 - 0.05, rtol=1e-6)  # 0.5 lr, no decay
+
+
 def test_indexed_slices_match_dense():
     rng = np.random.default_rng(13)
     table = rng.standard_normal((6, 3)).astype(F32)
