@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 PYVER  := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
 STAMP  := $(VENV)/.installed-py$(PYVER)
 # MPLBACKEND is unset for kernels: a non-inline backend (e.g. Agg) would store no figures.
-NBVAL  := --nbval --nbval-current-env --sanitize-with notebooks/nbval_sanitize.cfg
+# A kernel that dies leaves nbval waiting on its cell for the default 2000 s: fail after 600.
+NBVAL  := --nbval --nbval-current-env --nbval-cell-timeout=600 --sanitize-with notebooks/nbval_sanitize.cfg
 # Kernels that test or store outputs: a claim that fails raises (a student's kernel shows it and
 # goes on), and no progress bar is stored (a student sees it live).
 KERNEL_ENV := env -u MPLBACKEND LESSONS_STRICT=1 TQDM_DISABLE=1
@@ -14,7 +15,7 @@ KERNEL_ENV := env -u MPLBACKEND LESSONS_STRICT=1 TQDM_DISABLE=1
 PARALLEL := -n auto --maxprocesses=4
 ROOT   := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 
-.PHONY: install lab test unit nbval nbval-portable lint e2e notebooks exercises slides bench clean
+.PHONY: install lab test unit nbval nbval-portable lint e2e notebooks exercises graded grade-test slides bench clean
 
 install: $(STAMP)
 
@@ -47,12 +48,17 @@ nbval: $(STAMP)
 # machine's best (AVX2 on AVX-512, else SSE4.1) and one intra-op thread. Stored outputs that
 # depend on float32 kernels show up here as failures.
 # XLA's CPU code generator has its own cap (--xla_cpu_max_isa, names AVX2 / SSE4_2).
+# On a CPU with AVX512-FP16 or AMX (Sapphire Rapids and later) TensorFlow sends FP16/BF16 matmuls
+# to oneDNN, which then segfaults under any cap below AVX512_CORE_FP16 (measured: TF 2.21, a 256x64
+# float16 matmul). There the other CPU is the one without oneDNN, as on an AVX2 EPYC.
 PORTABLE_ISA = $(shell grep -qs avx512f /proc/cpuinfo && echo AVX2 || echo SSE41)
 PORTABLE_XLA = $(if $(filter AVX2,$(PORTABLE_ISA)),AVX2,SSE4_2)
+PORTABLE_ONEDNN = $(shell grep -qsE 'avx512_fp16|amx_tile' /proc/cpuinfo \
+  && echo TF_ENABLE_ONEDNN_OPTS=0 || echo ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA))
 
 nbval-portable: $(STAMP)
-	@echo "nbval with ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) TF_NUM_INTRAOP_THREADS=1"
-	$(KERNEL_ENV) ONEDNN_MAX_CPU_ISA=$(PORTABLE_ISA) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) \
+	@echo "nbval with $(PORTABLE_ONEDNN) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) TF_NUM_INTRAOP_THREADS=1"
+	$(KERNEL_ENV) $(PORTABLE_ONEDNN) XLA_FLAGS=--xla_cpu_max_isa=$(PORTABLE_XLA) \
 	  TF_NUM_INTRAOP_THREADS=1 \
 	  $(BIN)/pytest $(NBVAL) $(PARALLEL) --dist loadscope notebooks --durations=10
 
@@ -72,6 +78,24 @@ exercises: $(STAMP)
 	  notebooks/exercises/student/*.ipynb
 	$(BIN)/python scripts/stamp_version.py notebooks/exercises/*.ipynb notebooks/exercises/student/*.ipynb
 
+# The nbgrader course graded/ (teacher/grading.md) from the instructor exercise notebooks: one
+# assignment per lesson, answer cells and locked test cells with hidden tests.
+graded: $(STAMP)
+	$(BIN)/python scripts/make_graded.py
+
+# The real nbgrader (the [grade] extra) in its own venv, so .venv keeps its versions: per lesson
+# generate_assignment, then autograde the solutions, the blank release and wrong answers.
+GRADE_VENV   := .venv-grade
+GRADE_PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo $(PYTHON))
+$(GRADE_VENV)/.installed: pyproject.toml
+	rm -rf $(GRADE_VENV) && $(GRADE_PYTHON) -m venv $(GRADE_VENV)
+	$(GRADE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(GRADE_VENV)/bin/python -m pip install --quiet -e ".[grade]" "pytest>=8,<10"
+	touch $@
+
+grade-test: $(GRADE_VENV)/.installed
+	$(GRADE_VENV)/bin/pytest tests/graded -p no:cacheprovider -v --durations=8
+
 # RISE slide metadata for the lesson notebooks: a cell opening with ## starts a slide, ### a sub-slide.
 slides: $(STAMP)
 	$(BIN)/python scripts/slides.py notebooks/0*.ipynb
@@ -80,7 +104,7 @@ bench: $(STAMP)
 	@for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info test-artifacts
+	rm -rf $(VENV) $(GRADE_VENV) build *.egg-info test-artifacts
 
 # ---- A class on one JupyterHub (teacher/hub.md) -------------------------------------------------
 .PHONY: installed-check hub hub-test
