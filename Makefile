@@ -37,6 +37,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check lessons tests benchmarks scripts notebooks hub
+	$(BIN)/lint-imports --no-cache --no-logo
 
 unit: $(STAMP)
 	$(BIN)/pytest tests -m "not e2e" $(PARALLEL) --dist loadfile --durations=15

@@ -1,6 +1,7 @@
 """Optimizer step time against Keras's own, same model, same process.
 
-Targets (issues 3 and 6): AdaX / Adam <= 1.15 and Tiger / Lion <= 1.15, per training step.
+Target: each course optimizer costs at most 15 % more per training step than its Keras baseline:
+AdaX / Adam <= 1.15 and Tiger / Lion <= 1.15.
 
 Each optimizer trains its own copy of the same MLP (256-1024-1024-10, about 1.3 M weights, so the
 update is a visible share of a step). What is timed is a training step, not a ``fit()`` call:

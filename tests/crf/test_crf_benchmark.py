@@ -24,5 +24,6 @@ def test_benchmark_runs_small_and_jit_eager_numpy_agree(capsys):
     assert all(r > 0 for rate in rates.values() for r in rate.values())
     times = bench.abba_times({"a": lambda: None, "b": lambda: None}, rounds=4)
     assert {k: len(v) for k, v in times.items()} == {"a": 4, "b": 4}
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         bench.main(["--length", "1"])
+    assert exit_.value.code == 2  # argparse's usage error

@@ -1,6 +1,6 @@
 """Lesson 03's package layout: the layer file holds only the CRF layer and imports only Keras,
-NumPy and ``lessons._core``; lower modules never import upper ones; nothing but ``__init__``
-imports the views; no file passes 400 lines; the names the notebook uses are re-exported."""
+NumPy and ``lessons._core``; no file passes 400 lines; the names the notebook uses are re-exported
+(the import layers are import-linter contracts: tests/test_layout.py)."""
 
 import ast
 import json
@@ -10,17 +10,8 @@ import lessons.crf
 
 PACKAGE = Path(lessons.crf.__file__).parent
 NOTEBOOK = PACKAGE.parents[1] / "notebooks" / "03_crf_learning_rate.ipynb"
-# what each module may import from its own lesson (the flow of DESIGN.md)
-ALLOWED = {
-    "layer": set(),
-    "scoring": {"layer"},
-    "tagger": {"layer", "scoring"},
-    "experiments": {"layer", "scoring", "tagger"},
-    "sweep": {"scoring", "tagger"},
-    "claims": {"experiments"},
-    "views": {"experiments", "layer", "scoring", "sweep", "tagger"},
-    "__main__": {"sweep", "tagger"},
-}
+# Which module may import which (the layers; only __init__ imports the views; no other lesson) is
+# stated by the import-linter contracts in pyproject.toml: README, "How the code is organised".
 
 
 def _imports(path):
@@ -31,17 +22,6 @@ def _imports(path):
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
     return names
-
-
-def test_every_module_imports_only_what_its_layer_may():
-    assert {p.stem for p in PACKAGE.glob("*.py")} == set(ALLOWED) | {"__init__"}
-    for stem, allowed in ALLOWED.items():
-        imported = _imports(PACKAGE / f"{stem}.py")
-        own = {m.removeprefix("lessons.crf.") for m in imported if m.startswith("lessons.crf")}
-        assert own <= allowed, (stem, own - allowed)
-        others = {m for m in imported if m.startswith("lessons") and
-                  not m.startswith(("lessons.crf", "lessons._core"))}
-        assert not others, (stem, others)  # a lesson never imports another lesson
 
 
 def test_the_layer_file_holds_only_the_layer():

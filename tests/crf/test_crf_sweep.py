@@ -175,8 +175,9 @@ def test_sweep_configs_cover_the_grid_then_the_softmax_baselines():
 def test_try_it_bilstm_sweep_then_explorer(tmp_path, capsys):
     """Try-it 1 at a small size (one BiLSTM run of one epoch: its tracing alone takes seconds):
     the CLI writes a sweep the explorer reads; a second call resumes without retraining."""
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         main(["sweep", "--help"])
+    assert exit_.value.code == 0
     assert "--lr-multiplier" in capsys.readouterr().out
     out = tmp_path / "bilstm.json"
     args = ["sweep", "--encoder", "bilstm", "--depth", "1", "--body-lr", "1e-3",
@@ -191,8 +192,9 @@ def test_try_it_bilstm_sweep_then_explorer(tmp_path, capsys):
     assert [s.value for s in widget.children[:3]] == [1e-3, 100.0, 1]
     assert widget.result["f1"] == sweep["runs"][0]["f1"] and widget.result["softmax_f1"] is None
     assert bytes(widget.children[-1].value).startswith(b"\x89PNG")
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         main(args)  # the file exists: kept unless --resume or --force
+    assert exit_.value.code == 2  # argparse's usage error
     assert "--resume" in capsys.readouterr().err
     main(args + ["--resume"])  # resumes: nothing retrained, stored runs kept as they were
     assert crf.load_sweep(out)["runs"] == sweep["runs"]
@@ -222,8 +224,9 @@ def test_sweep_command_writes_to_the_results_folder_never_over_the_stored_sweep(
     stored = crf.SWEEP_PATH.read_bytes()
     for args in (small, small + ["--out", str(crf.SWEEP_PATH)],
                  small + ["--out", str(crf.SWEEP_PATH), "--resume"]):
-        with pytest.raises(SystemExit):
+        with pytest.raises(SystemExit) as exit_:
             main(args)
+        assert exit_.value.code == 2  # argparse's usage error
     assert "stored results" in capsys.readouterr().err
     assert crf.SWEEP_PATH.read_bytes() == stored and len(written) == 1
     assert main(small + ["--no-softmax", "--force"]) == 0  # replaces the user's own file

@@ -74,8 +74,9 @@ def test_cli_saves_into_the_results_folder_and_never_overwrites_without_force(
         "Other CPU") == 1
     assert all(r["device"]["cpu"] != "Other CPU" for r in fx.stored_results())
     path.write_text("{}")
-    with pytest.raises(SystemExit, match="not saved: .*exists.*--force"):
+    with pytest.raises(SystemExit, match="not saved: .*exists.*--force") as exit_:
         cli.main(["benchmark", "--configs", "fp32", "--save"])
+    assert isinstance(exit_.value.code, str)  # a message: printed, exit status 1
     assert path.read_text() == "{}"
     assert cli.main(["benchmark", "--configs", "fp32", "--save", "--force"]) == 0
     assert fx.load_result(path)["device"]["cpu"] == "Other CPU"
@@ -84,10 +85,12 @@ def test_cli_saves_into_the_results_folder_and_never_overwrites_without_force(
 def test_cli_refuses_the_courses_stored_results_before_running(monkeypatch):
     calls = []
     monkeypatch.setattr(cli, "run_benchmark", _runner(calls))
-    with pytest.raises(SystemExit, match="stored results"):
+    with pytest.raises(SystemExit, match="stored results") as exit_:
         cli.main(["benchmark", "--save", "--out", str(SHIPPED_DIR)])
-    with pytest.raises(SystemExit, match="--force only applies with --save"):
+    assert isinstance(exit_.value.code, str)  # a message: printed, exit status 1
+    with pytest.raises(SystemExit, match="--force only applies with --save") as exit_:
         cli.main(["benchmark", "--force"])
+    assert isinstance(exit_.value.code, str)
     assert calls == []  # refused before a run of minutes
 
 

@@ -1,6 +1,6 @@
-"""Lesson 02's package layout: lower layers never import upper ones (so no import cycle), only
-the entry points import the views, no file passes 400 lines, ``__all__`` holds what the notebook
-calls, and the notebook shows ``one_step_loss`` once and otherwise makes short calls."""
+"""Lesson 02's package layout: the losses file holds only the losses, no file passes 400 lines,
+``__all__`` holds what the notebook calls, and the notebook shows ``one_step_loss`` once and
+otherwise makes short calls (the import layers are import-linter contracts: tests/test_layout.py)."""
 
 import ast
 import json
@@ -12,20 +12,8 @@ from lessons import gan
 
 PACKAGE = Path(lessons.gan.__file__).parent
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_one_loss_gan.ipynb"
-# what each module may import from its own lesson (the flow of DESIGN.md)
-ALLOWED = {
-    "losses": set(), "models": set(), "coverage": set(), "results": set(), "formulas": set(),
-    "trainers": {"losses"},
-    "gradients": {"coverage", "losses", "models"},
-    "experiments": {"coverage", "models", "trainers"},
-    "dirac": {"trainers"},
-    "timing": {"coverage", "experiments", "models", "results", "trainers"},
-    "seeds": {"experiments", "results", "trainers"},
-    "claims": {"dirac", "experiments", "formulas", "gradients", "seeds", "timing", "trainers"},
-    "views": {"coverage", "dirac", "experiments", "formulas", "gradients", "seeds", "timing",
-              "trainers"},
-    "__main__": {"experiments", "results", "seeds", "timing", "views"},
-}
+# Which module may import which (the layers; only __init__ imports the views; no other lesson) is
+# stated by the import-linter contracts in pyproject.toml: README, "How the code is organised".
 
 
 def _imports(path):
@@ -36,27 +24,6 @@ def _imports(path):
         elif isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
     return names
-
-
-def test_every_module_imports_only_what_its_layer_may():
-    assert {p.stem for p in PACKAGE.glob("*.py")} == set(ALLOWED) | {"__init__"}
-    for stem, allowed in ALLOWED.items():
-        imported = _imports(PACKAGE / f"{stem}.py")
-        own = {m.removeprefix("lessons.gan.") for m in imported if m.startswith("lessons.gan")}
-        assert own <= allowed, (stem, own - allowed)
-        others = {m for m in imported if m.startswith("lessons") and
-                  not m.startswith(("lessons.gan", "lessons._core"))}
-        assert not others, (stem, others)  # a lesson never imports another lesson
-
-
-def test_the_layers_have_no_cycle():
-    done, order = set(), []
-    while len(done) < len(ALLOWED):
-        ready = [m for m in ALLOWED if m not in done and ALLOWED[m] <= done]
-        assert ready, f"import cycle among {set(ALLOWED) - done}"
-        done |= set(ready)
-        order += ready
-    assert order[-1] == "__main__"
 
 
 def test_the_losses_file_holds_only_the_losses():

@@ -48,5 +48,6 @@ def test_without_students_it_says_how_to_run_it_and_starts_nothing(capsys):
 
 @pytest.mark.parametrize("k", ["0", "33"])
 def test_class_size_is_bounded(k):
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exit_:
         classroom.main(["--students", k])
+    assert exit_.value.code == 2  # argparse's usage error

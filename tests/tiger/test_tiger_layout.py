@@ -1,6 +1,6 @@
 """Lesson 04's package layout: each optimizer file holds only its optimizer (and private helpers),
-lower layers never import upper ones, nothing but ``__init__`` imports the views, a lesson never
-imports another lesson, no file passes 400 lines, and every public name is re-exported."""
+no file passes 400 lines, and every public name is re-exported (the import layers are import-linter
+contracts: tests/test_layout.py)."""
 
 import ast
 from pathlib import Path
@@ -8,16 +8,8 @@ from pathlib import Path
 import lessons.tiger
 
 PACKAGE = Path(lessons.tiger.__file__).parent
-# what each module may import from its own lesson (the flow of DESIGN.md)
-ALLOWED = {
-    "optimizer": set(),
-    "released": set(),
-    "analysis": set(),
-    "experiment": {"optimizer", "released"},
-    "metrics": {"analysis", "experiment"},
-    "claims": {"analysis", "experiment", "metrics"},
-    "views": {"analysis", "experiment", "metrics"},
-}
+# Which module may import which (the layers; only __init__ imports the views; no other lesson) is
+# stated by the import-linter contracts in pyproject.toml: README, "How the code is organised".
 
 
 def _imports(path):
@@ -33,17 +25,6 @@ def _imports(path):
 def _top_level(path):
     tree = ast.parse(path.read_text())
     return [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)]
-
-
-def test_every_module_imports_only_what_its_layer_may():
-    assert {p.stem for p in PACKAGE.glob("*.py")} == set(ALLOWED) | {"__init__"}
-    for stem, allowed in ALLOWED.items():
-        imported = _imports(PACKAGE / f"{stem}.py")
-        own = {m.removeprefix("lessons.tiger.") for m in imported if m.startswith("lessons.tiger")}
-        assert own <= allowed, (stem, own - allowed)
-        others = {m for m in imported if m.startswith("lessons") and
-                  not m.startswith(("lessons.tiger", "lessons._core"))}
-        assert not others, (stem, others)  # a lesson never imports another lesson
 
 
 def test_each_optimizer_file_holds_only_its_optimizer():
