@@ -172,7 +172,7 @@ def plot(result: dict, path: Path) -> None:
     left.set(ylabel="run time (s)", title=f"lesson {result['lesson']}, {result['students']} at once")
     left.legend()
     right.bar(users, [row["peak_rss_gb"] for row in result["rows"]], color="tab:orange")
-    right.axhline(1.2, color="r", ls=":", label="1.2 GB per kernel (issue 19)")
+    right.axhline(1.2, color="r", ls=":", label="1.2 GB per kernel (the hub budget)")
     right.set(ylabel="peak kernel RSS (GB)", title="kernel + children, from /proc")
     right.legend()
     for axis in (left, right):

@@ -127,7 +127,7 @@ def test_student_blanks_all_unattempted(path):
 
 @pytest.mark.parametrize("path", EXERCISES, ids=lambda p: p.stem)
 def test_student_copies_store_no_result_of_a_run_cell(path):
-    """A student copy ships no predict-then-run result (issue 18: 01's 0.835, 04's ratio 8.13
+    """A student copy ships no predict-then-run result (01's 0.835 and 04's ratio 8.13 once
     were stored). Each run cell is tagged in the instructor notebook; in the copy it is also
     `nbval-ignore-output`, executed (nbval runs it, compares nothing) and stores no output."""
     _, code = _load(path)
