@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lessons._core.figures import figure_explorer
+from lessons._core.figures import figure_explorer, new_figure
 from lessons._core.tables import Column, format_table
 from lessons.adax.experiment import DigitsComparison, summarize_digits
 from lessons.adax.one_step import OneMoreGradient
@@ -135,14 +135,6 @@ def format_runs(runs) -> str:
     return "\n".join(lines)
 
 
-def _two_panels():
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(9.0, 3.4))
-    plt.close(fig)  # the notebook shows the returned figure; pyplot keeps no second copy
-    return fig, axes
-
-
 def plot_schedules(curves: dict):
     """Two panels: beta2_hat_t against log t, and 1 - beta2_hat_t against 1/t on log-log axes.
 
@@ -151,7 +143,7 @@ def plot_schedules(curves: dict):
     Args:
         curves: from `schedule_curves`.
     """
-    fig, (left, right) = _two_panels()
+    fig, (left, right) = new_figure(1, 2, figsize=(9.0, 3.4))
     t = curves["t"]
     for rule, label, style in (("adam", "Adam", "-"), ("adax", "AdaX", "--"),
                                ("adafactor", "Adafactor", "-")):
@@ -175,7 +167,7 @@ def plot_runs(runs):
     Args:
         runs: a list of `Run`.
     """
-    fig, (left, right) = _two_panels()
+    fig, (left, right) = new_figure(1, 2, figsize=(9.0, 3.4))
     for run in runs:
         label = f"{run.rule} (lr {run.learning_rate:g})"
         left.plot(np.arange(1, len(run.loss) + 1), run.loss, label=label)

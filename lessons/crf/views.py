@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 
 from lessons._core.data import TAGS
-from lessons._core.figures import figure_explorer, figure_png, image_widget
+from lessons._core.figures import figure_explorer, figure_png, image_widget, new_figure
 from lessons._core.tables import Column, format_table
 from lessons.crf.experiments import live_summary
 from lessons.crf.layer import bmes_constraints
@@ -159,15 +159,6 @@ def segment_html(chars: str, tags) -> str:
 # ---------------------------------------------------------------------------------- figures
 
 
-def _figure(nrows=1, ncols=1, **kwargs):
-    """A new figure and its axes, closed in pyplot: a cell that returns it shows it once."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, **kwargs)
-    plt.close(fig)
-    return fig, axes
-
-
 def _draw_transitions(ax, transitions, title: str = "", vmax: float | None = None):
     """A [from][to] transition heatmap with the values written in; bold red = forbidden in b/m/e/s.
     The colour scale is [-vmax, vmax] (default: the largest absolute value in ``transitions``)."""
@@ -189,7 +180,7 @@ def _draw_transitions(ax, transitions, title: str = "", vmax: float | None = Non
 def plot_transition_comparison(comparison: dict):
     """``transition_comparison``'s matrices as heatmaps, two per row, on one colour scale."""
     rows = (len(comparison) + 1) // 2
-    fig, axes = _figure(rows, 2, figsize=(7.5, 3.4 * rows), squeeze=False)
+    fig, axes = new_figure(rows, 2, figsize=(7.5, 3.4 * rows), squeeze=False)
     vmax = max(float(np.abs(item["transitions"]).max()) for item in comparison.values())
     for ax, (label, item) in zip(axes.ravel(), comparison.items(), strict=False):
         _draw_transitions(ax, item["transitions"], label, vmax=vmax)
@@ -200,7 +191,7 @@ def plot_transition_comparison(comparison: dict):
 def plot_multiplier_effect(sweep: dict, body_lr: float):
     """F1 at epoch 1 and best against the CRF multiplier, one line per depth, softmax dashed
     (the data: ``multiplier_effect``)."""
-    fig, axes = _figure(1, 2, figsize=(9.0, 3.4), sharey=True)
+    fig, axes = new_figure(1, 2, figsize=(9.0, 3.4), sharey=True)
     for depth, curves in multiplier_effect(sweep, body_lr).items():
         for ax, key in zip(axes, ("epoch1", "best"), strict=True):
             line, = ax.plot(curves["multipliers"], curves[key], "o-", label=f"CRF, depth {depth}")
@@ -217,7 +208,7 @@ def plot_multiplier_effect(sweep: dict, body_lr: float):
 
 def _draw_run(f1, transitions, title: str, softmax_f1=None, label: str | None = None):
     """F1 per epoch (softmax dashed if given) beside the transition heatmap (None: softmax)."""
-    fig, (left, right) = _figure(1, 2, figsize=(9.0, 3.4))
+    fig, (left, right) = new_figure(1, 2, figsize=(9.0, 3.4))
     epochs = np.arange(1, len(f1) + 1)
     left.plot(epochs, f1, "o-", label=label)
     if softmax_f1 is not None:

@@ -12,24 +12,17 @@ import keras
 import numpy as np
 
 from lessons import adax
-from lessons.exercises.core import UNATTEMPTED, Exercise, Report, RightBut, is_blank
-from lessons.exercises.kinds import FunctionExercise, KerasExercise, ValueExercise, show
+from lessons.exercises.core import RightBut
+from lessons.exercises.kinds import (
+    FunctionExercise,
+    KerasExercise,
+    NamedValues,
+    PredictionExercise,
+    ValueExercise,
+    show,
+)
 
 __all__ = ["RunPrediction", "keras_adam_step", "q1", "q2", "q3", "q4", "q5", "q6"]
-
-
-class NamedValues(ValueExercise):
-    """A `ValueExercise` on a tuple whose FAIL names the item (``names``), not its index."""
-
-    def __init__(self, title: str, names, expected, **kwargs):
-        super().__init__(title, tuple(expected), **kwargs)
-        self.names = tuple(names)
-
-    def _verdict(self, answer):
-        problem = super()._verdict(answer)
-        for i, name in enumerate(self.names):
-            problem = problem and problem.replace(f"item {i}: ", f"{name}: ")
-        return problem
 
 
 q1 = NamedValues(
@@ -154,12 +147,14 @@ q5 = KerasExercise(
     solution="answer = adax.AdaX(learning_rate=1e-3, beta_2=1e-3)")
 
 
-class RunPrediction(Exercise):
+class RunPrediction(PredictionExercise):
     """Predict AdaX / Adam's lr/sqrt(v_hat) of the traced bias at the last step, then train.
 
     PASS when the prediction and the run's ratio both lie in the lesson's claim band (measured
     over seeds and CPUs for its 15 epochs); RIGHT, BUT when the prediction does and this machine's
     run does not; FAIL when the prediction is outside the band."""
+
+    kept, run_first = "runs", "train first (runs = q6.run()), then check"
 
     def __init__(self, title: str, epochs: int = 15, hints=(), solution: str = ""):
         super().__init__(title, hints, solution)
@@ -170,11 +165,6 @@ class RunPrediction(Exercise):
         self.runs = adax.compare_on_digits([("adam", 1e-3), ("adax", 1e-3)], epochs=self.epochs,
                                            seed=seed, progress=progress)
         return self.runs
-
-    def check(self, answer) -> Report:
-        if self.runs is None and not is_blank(answer):
-            return Report(UNATTEMPTED, "train first (runs = q6.run()), then check", self.title)
-        return super().check(answer)
 
     def ratio(self) -> float:
         """AdaX / Adam's lr/sqrt(v_hat) of the traced bias at the last step of the kept runs."""

@@ -15,10 +15,11 @@ import keras
 import numpy as np
 
 from lessons import fp16_xla as fx
-from lessons.exercises.core import UNATTEMPTED, Exercise, Report, is_blank
 from lessons.exercises.kinds import (
     FunctionExercise,
     KerasExercise,
+    NamedValues,
+    PredictionExercise,
     ValueExercise,
     as_values,
     config_problem,
@@ -29,20 +30,6 @@ __all__ = ["AdamScalePrediction", "NamedValues", "fp16_scaled_gradient", "keras_
            "q1", "q2", "q3", "q4", "q5"]
 
 _FP16 = fx.format_limits("float16")
-
-
-class NamedValues(ValueExercise):
-    """A `ValueExercise` on a tuple whose FAIL names the item (``names``), not its index."""
-
-    def __init__(self, title: str, names, expected, **kwargs):
-        super().__init__(title, tuple(expected), **kwargs)
-        self.names = tuple(names)
-
-    def _verdict(self, answer):
-        problem = super()._verdict(answer)
-        for i, name in enumerate(self.names):
-            problem = problem and problem.replace(f"item {i}: ", f"{name}: ")
-        return problem
 
 
 q1 = NamedValues(
@@ -147,10 +134,12 @@ def keras_adam_first_steps(gradient=1e-8, scale=1e3, epsilon=1e-7):
     return {"unscaled": steps[0], "scaled": steps[1], "epsilon_divided": steps[2]}
 
 
-class AdamScalePrediction(Exercise):
+class AdamScalePrediction(PredictionExercise):
     """Predict Adam's first step for g = 1e-8 without and with a loss scale of 1e3, then run
     Keras's Adam. PASS when both predicted steps are within ``rtol`` of the run's (float32: its
     last digits vary by CPU, far less than the 2% band)."""
+
+    kept, run_first = "steps", "run Adam first (steps = q5.run()), then check"
 
     def __init__(self, title: str, rtol: float = 0.02, hints=(), solution: str = ""):
         super().__init__(title, hints, solution)
@@ -160,11 +149,6 @@ class AdamScalePrediction(Exercise):
         """One step of Keras's Adam each way; keep and return the steps."""
         self.steps = keras_adam_first_steps()
         return self.steps
-
-    def check(self, answer) -> Report:
-        if self.steps is None and not is_blank(answer):
-            return Report(UNATTEMPTED, "run Adam first (steps = q5.run()), then check", self.title)
-        return super().check(answer)
 
     def _verdict(self, answer):
         pair = as_values(answer, 2)

@@ -12,45 +12,17 @@ import numpy as np
 import tensorflow as tf
 
 from lessons import gan
-from lessons.exercises.core import UNATTEMPTED, Exercise, Report, RightBut, Unattempted, is_blank
+from lessons.exercises.core import RightBut, Unattempted
 from lessons.exercises.kinds import (
     FunctionExercise,
     KerasExercise,
-    advise,
-    as_values,
-    compare,
+    NamedValues,
+    PredictionExercise,
     show,
 )
 
 __all__ = ["LossExercise", "NamedValues", "RingPrediction", "first_step_ratio", "loss_gradients",
            "q1", "q2", "q3", "q4", "q5", "zero_term_facts"]
-
-
-class NamedValues(Exercise):
-    """A tuple of values compared item by item; a FAIL names the item. ``expected`` may be a
-    function, called at the first check (for answers that need a computation)."""
-
-    def __init__(self, title: str, names, expected, *, rtol: float = 1e-6, atol: float = 0.0,
-                 advice: str = "", hints=(), solution: str = ""):
-        super().__init__(title, hints, solution)
-        self.names, self._expected, self.rtol, self.atol = tuple(names), expected, rtol, atol
-        self.advice = advice
-
-    @property
-    def expected(self) -> tuple:
-        self._expected = tuple(self._expected() if callable(self._expected) else self._expected)
-        return self._expected
-
-    def _verdict(self, answer):
-        expected = self.expected
-        items = as_values(answer, len(expected))
-        if items is None:
-            return (f"expected {len(expected)} values ({', '.join(self.names)}) as a tuple, list "
-                    f"or array, got {show(answer)}")
-        for name, want, got in zip(self.names, expected, items, strict=True):
-            if problem := compare(want, got, self.rtol, self.atol):
-                return advise(f"{name}: {problem}", self.advice)
-        return None
 
 
 @functools.cache
@@ -232,13 +204,15 @@ q4 = KerasExercise(
     solution="answer = keras.optimizers.RMSprop(learning_rate=1e-4, rho=0.99)")
 
 
-class RingPrediction(Exercise):
+class RingPrediction(PredictionExercise):
     """Predict which method reaches all 8 ring modes first over the stored study's seeds (its
     verdict, the same on every machine), then train both on your seed exactly as the study did
     (``gan.compare_ring``, 2,000 steps, coverage every 50 steps) and check the run against the
     lesson's ring claims (``gan.claims_for``; bands measured over seeds x CPUs). One seed is one
     draw: measured natively, seeds 15 and 17 reach 8 modes first with the single loss. A right
     prediction on a run that breaks a ring claim is RIGHT, BUT (the run's finding, not a mistake)."""
+
+    kept, run_first = "ring", "train first (ring = q5.run()), then check"
 
     STUDY = {"alternating first": "alternating", "single loss first": "one_step",
              "same step": "same"}
@@ -257,11 +231,6 @@ class RingPrediction(Exercise):
         """The run as a one-seed study: ``gan.format_seed_study`` shows it as the stored one."""
         return gan.SeedStudy({"steps": self.steps, "eval_every": 50}, {},
                              tuple(self.ring.runs.values()))
-
-    def check(self, answer) -> Report:
-        if self.ring is None and not is_blank(answer):
-            return Report(UNATTEMPTED, "train first (ring = q5.run()), then check", self.title)
-        return super().check(answer)
 
     def broken_claims(self) -> list:
         """The lesson's ring claims (``gan.claims_for``) that this machine's run breaks."""

@@ -1,14 +1,15 @@
-"""The three kinds of exercise: a value, a function checked against the lesson's reference, and a
-Keras object checked through its public Keras 3 API (``get_config``, ``isinstance``, calling it)."""
+"""The kinds of exercise: a value (or named values), a function checked against the lesson's
+reference, a Keras object checked through its public Keras 3 API (``get_config``, ``isinstance``,
+calling it), and a prediction checked against a run."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from lessons.exercises.core import Exercise, Unattempted
+from lessons.exercises.core import UNATTEMPTED, Exercise, Report, Unattempted, is_blank
 
-__all__ = ["FunctionExercise", "KerasExercise", "ValueExercise", "as_values", "compare",
-           "config_problem", "show"]
+__all__ = ["FunctionExercise", "KerasExercise", "NamedValues", "PredictionExercise", "ValueExercise",
+           "as_values", "compare", "config_problem", "show"]
 
 
 def show(value) -> str:
@@ -151,6 +152,62 @@ class ValueExercise(Exercise):
 
     def _verdict(self, answer):
         return advise(compare(self.expected, answer, self.rtol, self.atol), self.advice)
+
+
+class NamedValues(Exercise):
+    """A tuple of values compared item by item, as a `ValueExercise` compares each; a FAIL names
+    the item, not its index, and never says the expected value.
+
+    Args:
+        title: the exercise's name in reports.
+        names: one name per value, for the FAIL messages.
+        expected: the right values, or a function returning them, called at the first check
+            (for values that need a computation).
+        rtol: relative tolerance (default 1e-6). atol: absolute tolerance (default 0).
+        advice: what to check when an item is off, added to its FAIL (default "").
+        hints, solution: see :class:`Exercise`.
+    """
+
+    def __init__(self, title: str, names, expected, *, rtol: float = 1e-6, atol: float = 0.0,
+                 advice: str = "", hints=(), solution: str = ""):
+        super().__init__(title, hints, solution)
+        self.names, self._expected, self.rtol, self.atol = tuple(names), expected, rtol, atol
+        self.advice = advice
+
+    @property
+    def expected(self) -> tuple:
+        self._expected = tuple(self._expected() if callable(self._expected) else self._expected)
+        return self._expected
+
+    def _verdict(self, answer):
+        expected = self.expected
+        items = as_values(answer, len(expected))
+        if items is None:
+            return (f"expected {len(expected)} values ({', '.join(self.names)}) as a tuple, list "
+                    f"or array, got {show(answer)}")
+        for name, want, got in zip(self.names, expected, items, strict=True):
+            if problem := compare(want, got, self.rtol, self.atol):
+                return advise(f"{name}: {problem}", self.advice)
+        return None
+
+
+class PredictionExercise(Exercise):
+    """Predict, then run: ``run()`` keeps its run in the attribute named ``kept`` (None until
+    then) and the verdict compares the prediction with it. Before the run a filled-in answer is
+    UNATTEMPTED with the message ``run_first``; a blank is UNATTEMPTED as everywhere.
+
+    Subclasses set the class attributes ``kept`` (e.g. "runs") and ``run_first`` (e.g. "train
+    first (runs = q6.run()), then check"), start ``kept`` at None, and implement ``run`` and
+    ``_verdict``.
+    """
+
+    kept: str
+    run_first: str
+
+    def check(self, answer) -> Report:
+        if getattr(self, self.kept) is None and not is_blank(answer):
+            return Report(UNATTEMPTED, self.run_first, self.title)
+        return super().check(answer)
 
 
 class FunctionExercise(Exercise):

@@ -9,8 +9,13 @@ import keras
 import numpy as np
 
 from lessons import tiger
-from lessons.exercises.core import UNATTEMPTED, Exercise, Report, is_blank
-from lessons.exercises.kinds import FunctionExercise, KerasExercise, ValueExercise, show
+from lessons.exercises.kinds import (
+    FunctionExercise,
+    KerasExercise,
+    PredictionExercise,
+    ValueExercise,
+    show,
+)
 
 __all__ = ["DriftPrediction", "keras_lazy_tiger_step", "q1", "q2", "q3", "q4", "q5", "q6"]
 
@@ -152,12 +157,14 @@ q5 = KerasExercise(
     solution="answer = keras.optimizers.Lion(learning_rate=0.003, weight_decay=1.0)")
 
 
-class DriftPrediction(Exercise):
+class DriftPrediction(PredictionExercise):
     """Predict (steps under eq. (1)) / (steps under the released Tiger) for a constant-sign row of
     16 entries at |theta| = 0.02 to get half-way to 1/lambda (the README's lr 1.76e-3, the post's
     lambda 0.01, as ``tiger.drift_comparison``), then run both rules step by step in float64
     (``tiger.simulate``, ``tiger.released_row_simulate``: the same on every machine). PASS when
     the prediction is within a factor ``factor`` (default 2) of the run's ratio."""
+
+    kept, run_first = "result", "run both rules first (q6.run()), then check"
 
     def __init__(self, title: str, factor: float = 2.0, hints=(), solution: str = ""):
         super().__init__(title, hints, solution)
@@ -174,11 +181,6 @@ class DriftPrediction(Exercise):
         self.result = {"eq1_half": eq1_half, "released_half": released_half}
         self.result["ratio"] = eq1_half / released_half
         return self.result
-
-    def check(self, answer) -> Report:
-        if self.result is None and not is_blank(answer):
-            return Report(UNATTEMPTED, "run both rules first (q6.run()), then check", self.title)
-        return super().check(answer)
 
     def _verdict(self, answer):
         if isinstance(answer, bool) or not isinstance(answer, numbers.Real):

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from lessons._core.figures import figure_png, image_widget
+from lessons._core.figures import axes_or_new, figure_png, image_widget
 from lessons.fp16_xla.bench.compare import speedup_matrix, speedup_spreads
 from lessons.fp16_xla.bench.configs import CONFIGS, SIZES
 from lessons.fp16_xla.bench.parent import run_benchmark
@@ -21,17 +21,6 @@ from lessons.fp16_xla.tables import format_table
 __all__ = ["benchmark_explorer", "plot_gradient_histogram", "plot_speedups", "plot_zero_share"]
 
 
-def _axes(ax, figsize=None):
-    """``ax`` if given, else the axes of a new figure that pyplot no longer holds."""
-    if ax is not None:
-        return ax
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=figsize)
-    plt.close(fig)
-    return ax
-
-
 def plot_gradient_histogram(magnitudes: dict, ax=None):
     """Histogram of log10 |g| from ``gradient_magnitudes`` with FP16's limits marked.
 
@@ -39,7 +28,7 @@ def plot_gradient_histogram(magnitudes: dict, ax=None):
         magnitudes: ``gradient_magnitudes``'s result.
         ax: axes to draw on (default: a new figure).
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     ax.hist(magnitudes["log10_abs"], bins=80, color="tab:blue")
     limits = format_limits("float16")
     for value, label in ((underflow_threshold("float16"), "FP16 flushes to 0 below"),
@@ -60,7 +49,7 @@ def plot_zero_share(sweep: list[dict], dynamics=(), ax=None):
         dynamics: ``dynamic_loss_scale`` results (default none).
         ax: axes to draw on (default: a new figure).
     """
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     scales = [r["scale"] for r in sweep]
     ax.semilogx(scales, [r["zero_share"] for r in sweep], "o-", label="flushed to zero")
     ax.semilogx(scales, [r["nonfinite_share"] for r in sweep], "s--", label="inf / NaN")
@@ -86,7 +75,7 @@ def plot_speedups(results, title: str = "speed-up over FP32: the post's 3090 and
     configs, labels, matrix = speedup_matrix(results)
     low, high = speedup_spreads(results)
     own_figure = ax is None
-    ax = _axes(ax, figsize=(8.0, 3.6))
+    ax = axes_or_new(ax, figsize=(8.0, 3.6))
     width = 0.8 / len(labels)
     x = np.arange(len(configs))
     for j, label in enumerate(labels):

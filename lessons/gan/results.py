@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import os
-from importlib.resources import files
 from pathlib import Path
 
 from lessons._core import results
+from lessons._core.machine import cpu_name
+from lessons._core.results import shipped as results_path
 
 __all__ = ["BENCHMARK_FILE", "POST", "SEEDS_FILE", "environment", "find_result", "results_path"]
 
 SEEDS_FILE = "gan_seeds.json"
 BENCHMARK_FILE = "gan_benchmark.json"
 POST = "https://kexue.fm/archives/6387"
-
-
-def results_path(name: str) -> Path:
-    """``lessons/results/<name>`` inside the installed package."""
-    return Path(str(files("lessons"))) / "results" / name
 
 
 def find_result(path, name: str, command: str) -> Path:
@@ -37,19 +33,10 @@ def find_result(path, name: str, command: str) -> Path:
 
 def environment() -> dict:
     """What a stored result was measured on: CPU, emulation variables, versions, load."""
-    import platform
-
     import keras
     import tensorflow as tf
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f
-                        if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpus": os.cpu_count(),
+    return {"cpu": cpu_name(), "cpus": os.cpu_count(),
             "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA", ""),
             "TF_NUM_INTRAOP_THREADS": os.environ.get("TF_NUM_INTRAOP_THREADS", ""),
             "tensorflow": tf.__version__, "keras": keras.__version__,

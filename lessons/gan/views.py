@@ -10,7 +10,7 @@ import numpy as np
 
 from lessons._core.checks import one_of
 from lessons._core.data import ring_centers
-from lessons._core.figures import figure_png, image_widget
+from lessons._core.figures import figure_png, image_widget, new_figure
 from lessons._core.notebook import course_seed
 from lessons._core.tables import Column, format_table
 from lessons.gan.coverage import RING_RADIUS, mode_coverage
@@ -173,18 +173,9 @@ def format_benchmark(bench: BenchmarkResults) -> str:
 # ---------------------------------------------------------------------------------- figures
 
 
-def _figure(nrows=1, ncols=1, **kwargs):
-    """A new figure and its axes, closed in pyplot: a cell that returns it shows it once."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(nrows, ncols, **kwargs)
-    plt.close(fig)
-    return fig, axes
-
-
 def plot_dirac(dirac: DiracComparison):
     """Both Dirac-GAN trajectories in the (theta, psi) plane."""
-    fig, ax = _figure(figsize=(3.6, 3.4))
+    fig, ax = new_figure(figsize=(3.6, 3.4))
     for method, p in dirac.paths.items():
         ax.plot(p[:, 0], p[:, 1], marker=".", ms=3, label=method)
     ax.set(xlabel="theta (G)", ylabel="psi (D)", aspect="equal")
@@ -205,8 +196,8 @@ def plot_ring_runs(runs):
     runs = _runs_of(runs)
     centers = ring_centers(8, RING_RADIUS)
     steps = sorted(set.intersection(*(set(r.snapshots) for r in runs.values())))
-    fig, axes = _figure(len(runs), len(steps), figsize=(1.9 * len(steps), 2.0 * len(runs)),
-                        squeeze=False, sharex=True, sharey=True)
+    fig, axes = new_figure(len(runs), len(steps), figsize=(1.9 * len(steps), 2.0 * len(runs)),
+                           squeeze=False, sharex=True, sharey=True)
     for row, (name, run) in zip(axes, runs.items(), strict=True):
         for ax, step in zip(row, steps, strict=True):
             pts = run.snapshots[step]
@@ -224,7 +215,7 @@ def plot_coverage(runs):
     Args:
         runs: a ``RingComparison`` or a dict method -> ``RingRun``.
     """
-    fig, (left, right) = _figure(1, 2, figsize=(8.0, 3.0))
+    fig, (left, right) = new_figure(1, 2, figsize=(8.0, 3.0))
     for name, run in _runs_of(runs).items():
         left.plot(run.steps, run.modes, marker="o", ms=3, label=name)
         right.plot(run.steps, run.high_quality, marker="o", ms=3, label=name)
@@ -246,7 +237,7 @@ def plot_digits(images, n: int = 16):
         images = images.images
     images = {name: imgs[:n] for name, imgs in images.items()}
     n = max(len(v) for v in images.values())
-    fig, axes = _figure(len(images), n, figsize=(0.6 * n, 0.75 * len(images)), squeeze=False)
+    fig, axes = new_figure(len(images), n, figsize=(0.6 * n, 0.75 * len(images)), squeeze=False)
     for row, (name, imgs) in zip(axes, images.items(), strict=True):
         for i, ax in enumerate(row):
             ax.axis("off")
@@ -260,7 +251,7 @@ def _draw_explorer_run(run: RingRun):
     """The explorer's figure: the last samples over the centres, and modes against the step."""
     step = max(run.snapshots)
     samples, centers = run.snapshots[step], ring_centers(8, RING_RADIUS)
-    fig, (left, right) = _figure(1, 2, figsize=(7.0, 3.2))
+    fig, (left, right) = new_figure(1, 2, figsize=(7.0, 3.2))
     left.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.4)
     left.scatter(centers[:, 0], centers[:, 1], c="red", marker="x")
     left.set_aspect("equal")

@@ -3,9 +3,9 @@
 import numbers
 
 import keras
-import tensorflow as tf
 from keras import ops
 
+from lessons._core.checks import dense_gradient as _dense_gradient
 from lessons._core.checks import number
 
 
@@ -133,13 +133,6 @@ Tiger.__doc__ = Tiger.__doc__.replace(
     "            loss_scale_factor, gradient_accumulation_steps, name: as for every Keras\n"
     "            optimizer (`keras.optimizers.Optimizer`).",
 )
-
-
-def _dense_gradient(gradient, dtype):
-    """IndexedSlices (from an Embedding) -> a dense tensor; repeated ids are summed."""
-    if isinstance(gradient, tf.IndexedSlices):
-        gradient = tf.convert_to_tensor(gradient)
-    return ops.cast(gradient, dtype)
 
 
 def _touched_rows(gradient):

@@ -5,9 +5,9 @@ import re
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
+from lessons._core.checks import dense_gradient as _dense_gradient
 from lessons._core.checks import integer, number
 
 
@@ -225,13 +225,6 @@ def piecewise_linear(t, schedule) -> np.ndarray:
 
 def _rms(x, axis=None):
     return ops.sqrt(ops.mean(ops.square(x), axis=axis, keepdims=axis is not None))
-
-
-def _dense_gradient(gradient, dtype):
-    """IndexedSlices (from an Embedding) -> a dense tensor; repeated ids are summed."""
-    if isinstance(gradient, tf.IndexedSlices):
-        gradient = tf.convert_to_tensor(gradient)
-    return ops.cast(gradient, dtype)
 
 
 def _check_schedule(schedule):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lessons._core.data import UNK
-from lessons._core.figures import figure_explorer
+from lessons._core.figures import figure_explorer, new_figure
 from lessons._core.tables import Column, format_table
 from lessons.tiger.analysis import (
     closed_form,
@@ -152,14 +152,6 @@ def format_sign_agreements(agreement: dict) -> str:
 # Figures
 
 
-def _figure(figsize):
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=figsize)
-    plt.close(fig)  # the notebook shows the returned figure; pyplot keeps no second copy
-    return fig, ax
-
-
 def plot_absent_token(paths: dict, component: int = 1, weight_decay: float = 1.0):
     """One component of each optimizer's absent row against the steps since the token was seen,
     with the fixed point 1/lambda dashed.
@@ -169,7 +161,7 @@ def plot_absent_token(paths: dict, component: int = 1, weight_decay: float = 1.0
         component: which entry of the row (default 1, the one pushed up).
         weight_decay: `lambda` of the runs (default 1).
     """
-    fig, ax = _figure((7.0, 3.2))
+    fig, ax = new_figure(figsize=(7.0, 3.2))
     for name, path in paths.items():
         ax.plot(path[:, component], label=f"{name}, component {component + 1}")
     ax.axhline(1.0 / weight_decay, color="k", ls="--", lw=1, label="fixed point 1/lambda")
@@ -180,7 +172,7 @@ def plot_absent_token(paths: dict, component: int = 1, weight_decay: float = 1.0
 
 def plot_explorer(data: dict):
     """The explorer's figure for an ``explorer_data`` dict."""
-    fig, ax = _figure((7.0, 3.4))
+    fig, ax = new_figure(figsize=(7.0, 3.4))
     ax.plot(data["steps"], data["theta"], label="theta_t (float32 momentum)")
     ax.plot(data["steps"], data["closed_form"], ":", label="closed form, sign never 0")
     ax.axhline(data["fixed_point"], color="k", ls="--", lw=1, label="fixed point -1/lambda")
@@ -228,7 +220,7 @@ def plot_drift_comparison(learning_rate: float = 1.76e-3, weight_decay: float = 
     t = np.arange(1, steps + 1)
     eq1 = np.abs(closed_form(x0, learning_rate, weight_decay, -1, steps))
     released = logistic_form(x0, learning_rate, weight_decay, steps)
-    fig, ax = _figure((7.0, 3.2))
+    fig, ax = new_figure(figsize=(7.0, 3.2))
     ax.plot(t, released, label=f"released rule: logistic, rate lr = {learning_rate:g}")
     ax.plot(t, eq1, label=f"eq. (1): geometric, rate lr*lambda = {learning_rate * weight_decay:g}")
     ax.axhline(1 / weight_decay, color="k", ls="--", lw=1, label="fixed point 1/lambda")
@@ -242,12 +234,9 @@ def plot_max_abs_vs_frequency(runs: dict, names, config: ExperimentConfig, ylim=
     """One scatter panel per run in ``names``: max |embedding row| against training count, with
     the fixed point 1/lambda dashed. PAD and UNK are left out; ``ylim`` default None (automatic).
     """
-    import matplotlib.pyplot as plt
-
     names = tuple(names)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 3.2), sharey=True,
-                             squeeze=False)
-    plt.close(fig)
+    fig, axes = new_figure(1, len(names), figsize=(3.3 * len(names), 3.2), sharey=True,
+                           squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         run = runs[name]
         seen = run.frequency > 0
@@ -263,7 +252,7 @@ def plot_once_seen(check: dict, label: str = "Tiger"):
     """Characters seen once: max |row| against updates since they were seen, over the
     closed-form band (a ``once_seen_check`` result; ``label`` names the optimizer)."""
     order = np.argsort(check["updates"])
-    fig, ax = _figure((7.0, 3.0))
+    fig, ax = new_figure(figsize=(7.0, 3.0))
     ax.fill_between(check["updates"][order], check["low"][order], check["high"][order],
                     color="tab:orange", alpha=0.4, label="closed-form band")
     ax.scatter(check["updates"], check["max_abs"], s=6, label=f"characters seen once ({label})")
@@ -274,7 +263,7 @@ def plot_once_seen(check: dict, label: str = "Tiger"):
 
 def plot_loss_curves(runs: dict, window: int = 50, ylim=(5.5, 7.5)):
     """Each run's training loss as a trailing ``window``-step mean (default 50), y in ``ylim``."""
-    fig, ax = _figure((7.0, 3.2))
+    fig, ax = new_figure(figsize=(7.0, 3.2))
     for name, run in runs.items():
         ax.plot(np.arange(window, len(run.loss) + 1), smooth(run.loss, window), label=name)
     ax.set(ylim=ylim, xlabel="step", ylabel=f"training loss ({window}-step mean)")

@@ -1,4 +1,5 @@
-"""lessons._core: argument checks, text tables and the figure widget helpers."""
+"""lessons._core: argument checks, dense gradients, text tables, new figures and the figure widget
+helpers."""
 
 import math
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from lessons._core import checks
-from lessons._core.figures import figure_explorer, figure_png, image_widget
+from lessons._core.figures import axes_or_new, figure_explorer, figure_png, image_widget, new_figure
 from lessons._core.tables import Column, format_table
 
 
@@ -41,6 +42,19 @@ def test_one_of_lists_the_options():
         checks.one_of("method", "lion", ("adam", "sgd"))
 
 
+def test_dense_gradient_sums_repeated_ids_and_casts():
+    import tensorflow as tf
+
+    # an Embedding's gradient: rows 0 and 2 of a 3 x 2 table, row 2 seen twice in the batch
+    sparse = tf.IndexedSlices(values=tf.constant([[1.0, 2.0], [3.0, 4.0], [0.5, 0.25]]),
+                              indices=tf.constant([2, 0, 2]), dense_shape=tf.constant([3, 2]))
+    dense = checks.dense_gradient(sparse, "float64")
+    assert dense.dtype == tf.float64
+    np.testing.assert_array_equal(dense.numpy(), [[3.0, 4.0], [0.0, 0.0], [1.5, 2.25]])
+    plain = checks.dense_gradient(np.array([1.5, -2.0], np.float32), "float16")
+    assert plain.dtype == tf.float16 and plain.numpy().tolist() == [1.5, -2.0]
+
+
 def test_format_table_aligns_columns_and_shows_missing_values():
     rows = [{"name": "tiger", "loss": 5.8123, "share": 0.434},
             {"name": "adamw", "loss": 5.7, "share": None}]
@@ -62,6 +76,23 @@ def _figure(x):
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, x])
     return fig
+
+
+def test_new_figure_is_not_kept_by_pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    fig, ax = new_figure(figsize=(3.0, 2.0))
+    assert plt.get_fignums() == before  # closed: a cell returning it shows it once
+    assert tuple(fig.get_size_inches()) == (3.0, 2.0) and ax.figure is fig
+    fig, axes = new_figure(2, 3, squeeze=False, sharey=True)
+    assert axes.shape == (2, 3) and plt.get_fignums() == before
+    assert axes_or_new(ax) is ax
+    fresh = axes_or_new(figsize=(4.0, 1.5))
+    assert fresh is not ax and tuple(fresh.figure.get_size_inches()) == (4.0, 1.5)
 
 
 def test_figure_png_and_image_widget_hold_png_bytes():

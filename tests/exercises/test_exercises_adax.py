@@ -1,88 +1,28 @@
 """Lesson 01's exercises: each solution passes, a blank is UNATTEMPTED, and the mistakes students
 make FAIL with a message naming the input and expected vs got.
 
-The solutions are read from the instructor notebook (notebooks/exercises/01_adax.ipynb) and its
-student copy is made with scripts/make_student.py, so notebook, solution strings and these tests
-cannot drift apart.
+The solutions are read from the instructor notebook (notebooks/exercises/01_adax.ipynb) by the
+shared harness (exercise_harness.py).
 """
 
+import functools
 import math
-import sys
-from pathlib import Path
 
 import keras
-import nbformat
 import numpy as np
 import pytest
+from exercise_harness import ExerciseNotebook, fails, fails_on
 
 from lessons import adax
 from lessons.exercises import FAIL, RIGHT_BUT, UNATTEMPTED, ____
 from lessons.exercises import adax as ex
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import student_source  # noqa: E402
+_fails_on = functools.partial(fails_on, then="expected ")
+NOTEBOOK = ExerciseNotebook("01_adax.ipynb", ex, ("q1", "q2", "q3", "q4", "q5", "q6"),
+                            {"np": np, "adax": adax})
 
-NOTEBOOK = ROOT / "notebooks" / "exercises" / "01_adax.ipynb"
-NAMES = ("q1", "q2", "q3", "q4", "q5", "q6")
-
-
-def _solution_cells() -> dict[str, str]:
-    """Each exercise's code cell (the one holding its solution block), by name."""
-    cells = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
-            name = "q6" if "prediction =" in cell.source else cell.source.split("\n")[-1][:2]
-            cells[name] = cell.source
-    return cells
-
-
-CELLS = _solution_cells()
-
-
-def _without_check(source: str) -> str:
-    lines = [line for line in source.split("\n")
-             if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")]
-    if lines[-1].startswith("q"):  # the check line: qN.check(answer)
-        lines = lines[:-1]
-    return "\n".join(lines).strip("\n")
-
-
-def _run_cell(source: str):
-    """Execute a notebook cell; return the value of its last line (the check's report)."""
-    namespace = {"np": np, "adax": adax, "____": ____, **{n: getattr(ex, n) for n in NAMES}}
-    *body, last = source.split("\n")
-    exec("\n".join(body), namespace)
-    return eval(last, namespace)
-
-
-def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
-    assert sorted(CELLS) == list(NAMES)
-    for name in NAMES:
-        q = getattr(ex, name)
-        assert q.solution().message == _without_check(CELLS[name]), name
-        assert 1 <= len(q.hints) <= 3, name
-
-
-@pytest.mark.parametrize("name", NAMES[:5])
-def test_solution_passes_and_student_copy_is_unattempted(name):
-    assert _run_cell(CELLS[name]).passed
-    report = _run_cell(student_source(CELLS[name]))
-    assert report.status == UNATTEMPTED, report
-    assert getattr(ex, name).check(____).status == UNATTEMPTED
-
-
-def _fails(q, answer, message):
-    report = q.check(answer)
-    assert report.status == FAIL and report.message.startswith(message), report  # then advice
-
-
-def _fails_on(q, answer, case, ending):
-    """FAIL on the case whose label is ``case``, the message ending with ``ending``."""
-    report = q.check(answer)
-    assert report.status == FAIL, report
-    assert report.message.startswith(f"for {case}: expected "), report
-    assert ending in report.message, report
+(test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook,
+ test_solution_passes_and_student_copy_is_unattempted) = NOTEBOOK.shared_tests(NOTEBOOK.names[:5])
 
 
 # ---- exercise 1: beta2-hat at t = 100 ------------------------------------------------------------
@@ -94,20 +34,21 @@ ADAM_100 = 0.999 * (1 - 0.999**99) / (1 - 0.999**100)
 def test_q1_wrong_answers_name_the_optimizer():
     assert ex.q1.expected == pytest.approx((ADAX_100, ADAM_100), rel=1e-12)
     no_minus_one = 1 - 1e-4 / (1 + 1e-4) ** 100  # (1 + b2)^t instead of (1 + b2)^t - 1
-    _fails(ex.q1, (no_minus_one, ADAM_100),
-           "AdaX's beta2-hat at t = 100: your 0.99990099 is too large by about 0.01 relative "
-           "(tolerance rtol 1e-06); check the exponents")
-    _fails(ex.q1, (ADAX_100, 0.999),  # Adam's beta_2 itself, not its step-dependent beta2-hat
-           "Adam's beta2-hat at t = 100: your 0.999 is too large by about 0.0096 relative")
+    fails(ex.q1, (no_minus_one, ADAM_100),
+          "AdaX's beta2-hat at t = 100: your 0.99990099 is too large by about 0.01 relative "
+          "(tolerance rtol 1e-06); check the exponents")
+    fails(ex.q1, (ADAX_100, 0.999),  # Adam's beta_2 itself, not its step-dependent beta2-hat
+          "Adam's beta2-hat at t = 100: your 0.999 is too large by about 0.0096 relative")
     off_by_one = 1 - 1e-4 / ((1 + 1e-4) ** 99 - 1)
-    _fails(ex.q1, (off_by_one, ADAM_100),
-           "AdaX's beta2-hat at t = 100: your 0.9899484 is too small by about 0.0001 relative")
-    _fails(ex.q1, (ADAM_100, ADAX_100),  # swapped
-           "AdaX's beta2-hat at t = 100: your 0.98949666 is too small by about 0.00056 relative")
+    fails(ex.q1, (off_by_one, ADAM_100),
+          "AdaX's beta2-hat at t = 100: your 0.9899484 is too small by about 0.0001 relative")
+    fails(ex.q1, (ADAM_100, ADAX_100),  # swapped
+          "AdaX's beta2-hat at t = 100: your 0.98949666 is too small by about 0.00056 relative")
     for wrong in ((no_minus_one, ADAM_100), (ADAX_100, 0.999), (ADAM_100, ADAX_100)):
         message = ex.q1.check(wrong).message  # direction and advice, never the answer
         assert "0.990049" not in message and "0.989497" not in message
-    _fails(ex.q1, ADAX_100, "expected 2 values (a tuple, list or array), got 0.990049")
+    fails(ex.q1, ADAX_100, "expected 2 values (AdaX's beta2-hat at t = 100, Adam's beta2-hat at "
+          "t = 100) as a tuple, list or array, got 0.990049")
     assert ex.q1.check(np.array([ADAX_100, ADAM_100])).passed
 
 
@@ -118,11 +59,11 @@ def test_q2_wrong_answers():
     with np.errstate(over="ignore"):
         weight = 1e-2 / np.expm1(t * np.log1p(1e-2))
     assert ex.q2.expected == 128 == t[np.argmax(t * weight <= 0.5)]
-    _fails(ex.q2, math.ceil(1.2564 / 1e-2),  # without b2 / ln(1 + b2)
-           "your 126 is too small by about 0.016 relative (the exact value is expected); use the "
-           "exact weight")
-    _fails(ex.q2, adax.adax_freeze_step(1e-2), "your 926 is too large by about 6.2 relative")
-    _fails(ex.q2, 127, "your 127 is too small by about 0.0078")  # the last step before
+    fails(ex.q2, math.ceil(1.2564 / 1e-2),  # without b2 / ln(1 + b2)
+          "your 126 is too small by about 0.016 relative (the exact value is expected); use the "
+          "exact weight")
+    fails(ex.q2, adax.adax_freeze_step(1e-2), "your 926 is too large by about 6.2 relative")
+    fails(ex.q2, 127, "your 127 is too small by about 0.0078")  # the last step before
     assert "128" not in ex.q2.check(127).message
     assert ex.q2.check(np.int64(128)).passed
 
@@ -163,8 +104,8 @@ def test_q3_wrong_answers_name_the_case():
     _fails_on(ex.q3, _zero_based, CASES3[0], "(inf/NaN where a finite value is expected)")
     _fails_on(ex.q3, _literal_rule, CASES3[4], "(inf/NaN where a finite value is expected)")
     assert "overflows even float64" in CASES3[4]
-    _fails(ex.q3, lambda grads, beta_2: adax.vhat_moving_average(grads, "adax", beta_2)[-1],
-           f"for {CASES3[0]}: expected shape (50, 4), got shape (4,)")  # only the last v-hat
+    fails(ex.q3, lambda grads, beta_2: adax.vhat_moving_average(grads, "adax", beta_2)[-1],
+          f"for {CASES3[0]}: expected shape (50, 4), got shape (4,)")  # only the last v-hat
     _fails_on(ex.q3, lambda grads, beta_2: adax.vhat_moving_average(np.abs(grads) ** 0.5,
                                                                       "adax", beta_2),
               CASES3[0], ")")  # g instead of g^2
@@ -230,14 +171,14 @@ def test_q4_wrong_answers_name_the_case():
 # ---- exercise 5: AdaX's beta_2 for departure > 1,000 and freeze <= 10,000 ----------------------
 
 def test_q5_wrong_answers():
-    _fails(ex.q5, adax.AdaX(1e-3, beta_2=0.999),  # Adam's habit
-           "beta_2 = 0.999: v-hat departs at step 3, not after step 1,000")
-    _fails(ex.q5, adax.AdaX(1e-3),  # the default 1e-4
-           "beta_2 = 0.0001: v-hat freezes at step 92,109, after step 10,000")
-    _fails(ex.q5, adax.AdaX(1e-3, beta_2=1e-2), "beta_2 = 0.01: v-hat departs at step 128, "
-           "not after step 1,000")
-    _fails(ex.q5, keras.optimizers.Adam(1e-3), "expected an AdaX, got Adam")
-    _fails(ex.q5, adax.AdaX(1e-2, beta_2=1e-3), "learning_rate: expected 0.001, got 0.0099999998")
+    fails(ex.q5, adax.AdaX(1e-3, beta_2=0.999),  # Adam's habit
+          "beta_2 = 0.999: v-hat departs at step 3, not after step 1,000")
+    fails(ex.q5, adax.AdaX(1e-3),  # the default 1e-4
+          "beta_2 = 0.0001: v-hat freezes at step 92,109, after step 10,000")
+    fails(ex.q5, adax.AdaX(1e-3, beta_2=1e-2), "beta_2 = 0.01: v-hat departs at step 128, "
+          "not after step 1,000")
+    fails(ex.q5, keras.optimizers.Adam(1e-3), "expected an AdaX, got Adam")
+    fails(ex.q5, adax.AdaX(1e-2, beta_2=1e-3), "learning_rate: expected 0.001, got 0.0099999998")
 
 
 def test_q5_accepts_exactly_the_betas_the_lesson_functions_allow():
@@ -268,19 +209,15 @@ BAND_TEXT = "the lesson's band 0.70x .. 0.95x"
 @pytest.mark.parametrize("ratio", [0.835, 0.879])  # the lesson's measured spread (seeds x CPUs)
 def test_q6_verdicts_are_the_same_anywhere_in_the_measured_spread(ratio):
     q = _q6_with(ratio)
-    namespace = {"q6": q, "____": ____}
-    exec(CELLS["q6"], namespace)
-    assert q.check(namespace["prediction"]).passed
+    assert q.check(NOTEBOOK.prediction(q)).passed
     assert q.check(0.72).passed
     tail = f"; the lesson's runs lie in {BAND_TEXT}: AdaX ends 5% to 30% below Adam"
-    _fails(q, 1.0, "you predicted 1 (AdaX at or above Adam)" + tail)  # "same moving average"
-    _fails(q, 1.2, "you predicted 1.2 (AdaX at or above Adam)" + tail)  # "long memory: larger"
-    _fails(q, 0.98, "you predicted 0.98 (AdaX below Adam by too little)" + tail)
-    _fails(q, 0.5, "you predicted 0.5 (AdaX below Adam by too much)" + tail)
-    _fails(q, "below", "expected a number (the ratio AdaX / Adam), got 'below'")
-    namespace = {"q6": q, "____": ____}
-    exec(student_source(CELLS["q6"]), namespace)
-    assert q.check(namespace["prediction"]).status == UNATTEMPTED
+    fails(q, 1.0, "you predicted 1 (AdaX at or above Adam)" + tail)  # "same moving average"
+    fails(q, 1.2, "you predicted 1.2 (AdaX at or above Adam)" + tail)  # "long memory: larger"
+    fails(q, 0.98, "you predicted 0.98 (AdaX below Adam by too little)" + tail)
+    fails(q, 0.5, "you predicted 0.5 (AdaX below Adam by too much)" + tail)
+    fails(q, "below", "expected a number (the ratio AdaX / Adam), got 'below'")
+    assert q.check(NOTEBOOK.prediction(q, student=True)).status == UNATTEMPTED
 
 
 def test_q6_needs_the_run_and_reports_a_run_outside_the_band():

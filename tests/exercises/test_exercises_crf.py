@@ -2,98 +2,33 @@
 make FAIL with a message naming the input and expected vs got.
 
 The solutions are read from the instructor notebook (notebooks/exercises/03_crf_learning_rate.ipynb)
-and its student copy is made with scripts/make_student.py, so notebook, solution strings and these
-tests cannot drift apart. The references (the lesson's CRF layer) are checked here against float64
-brute force over every path.
+by the shared harness (exercise_harness.py). The references (the lesson's CRF layer) are checked
+here against float64 brute force over every path.
 """
 
+import functools
 import itertools
-import sys
-from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+from exercise_harness import ExerciseNotebook, fails, fails_on
 
 from lessons import crf
 from lessons.exercises import FAIL, UNATTEMPTED, ____
 from lessons.exercises import crf as ex
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import student_source  # noqa: E402
-
-NOTEBOOK = ROOT / "notebooks" / "exercises" / "03_crf_learning_rate.ipynb"
-NAMES = ("q1", "q2", "q3", "q4", "q5")
-
-
-def _solution_cells() -> dict[str, str]:
-    """Each exercise's code cell (the one holding its solution block), by name."""
-    cells = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
-            name = "q5" if "prediction =" in cell.source else cell.source.split("\n")[-1][:2]
-            cells[name] = cell.source
-    return cells
-
-
-CELLS = _solution_cells()
-
-
-def _without_check(source: str) -> str:
-    lines = [line for line in source.split("\n")
-             if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")]
-    if lines[-1].startswith("q"):  # the check line: qN.check(answer)
-        lines = lines[:-1]
-    return "\n".join(lines).strip("\n")
-
-
-def _namespace():
-    return {"np": np, "GOLD": ex.GOLD, "PRED": ex.PRED, "____": ____,
-            **{n: getattr(ex, n) for n in NAMES}}
-
-
-def _run_cell(source: str, namespace=None):
-    """Execute a notebook cell; return the value of its last line (the check's report)."""
-    namespace = _namespace() if namespace is None else namespace
-    *body, last = source.split("\n")
-    exec("\n".join(body), namespace)
-    return eval(last, namespace)
+_fails_on = functools.partial(fails_on, then="expected ")
+NOTEBOOK = ExerciseNotebook("03_crf_learning_rate.ipynb", ex, ("q1", "q2", "q3", "q4", "q5"),
+                            {"np": np, "GOLD": ex.GOLD, "PRED": ex.PRED})
 
 
 def _solution(name: str, function: str):
-    namespace = _namespace()
+    namespace = NOTEBOOK.namespace()
     exec(getattr(ex, name).solution().message, namespace)
     return namespace[function]
 
-
-def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
-    assert sorted(CELLS) == list(NAMES)
-    for name in NAMES:
-        q = getattr(ex, name)
-        assert q.solution().message == _without_check(CELLS[name]), name
-        assert 1 <= len(q.hints) <= 3, name
-
-
-@pytest.mark.parametrize("name", NAMES[:4])
-def test_solution_passes_and_student_copy_is_unattempted(name):
-    assert _run_cell(CELLS[name]).passed
-    report = _run_cell(student_source(CELLS[name]))
-    assert report.status == UNATTEMPTED, report
-    assert getattr(ex, name).check(____).status == UNATTEMPTED
-
-
-def _fails(q, answer, message):
-    report = q.check(answer)
-    assert report.status == FAIL and report.message.startswith(message), report  # then advice
-
-
-def _fails_on(q, answer, case, ending=""):
-    """FAIL on the case whose label is ``case``, the message ending with ``ending``."""
-    report = q.check(answer)
-    assert report.status == FAIL, report
-    assert report.message.startswith(f"for {case}: expected "), report
-    assert ending in report.message, report
+(test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook,
+ test_solution_passes_and_student_copy_is_unattempted) = NOTEBOOK.shared_tests(NOTEBOOK.names[:4])
 
 
 # ---- exercise 1: spans and word F1 ---------------------------------------------------------------
@@ -107,21 +42,21 @@ def test_q1_expected_values_are_the_hand_count():
 def test_q1_wrong_answers():
     spans, f1 = ex.q1.spans, ex.q1.f1
     inclusive = [(start, end - 1) for start, end in spans]  # end inclusive: off by one
-    _fails(ex.q1, (inclusive, f1),
-           "spans: word 1 of the prediction is not (0, 1): a word ends after every s or e tag")
+    fails(ex.q1, (inclusive, f1),
+          "spans: word 1 of the prediction is not (0, 1): a word ends after every s or e tag")
     char_accuracy = float(np.mean([g == p for g, p in zip(ex.GOLD, ex.PRED, strict=True)]))
     assert char_accuracy == 0.875
-    _fails(ex.q1, (spans, char_accuracy), "word F1: your 0.875 is too large by about 0.039 "
-           "relative (tolerance rtol 1e-06); F1 counts words")
-    _fails(ex.q1, (spans, 0.8), "word F1: your 0.8 is too small by about 0.05")  # precision only
-    _fails(ex.q1, (spans, 8 / 9), "word F1: your 0.88888889 is too large by about 0.056")  # recall
+    fails(ex.q1, (spans, char_accuracy), "word F1: your 0.875 is too large by about 0.039 "
+          "relative (tolerance rtol 1e-06); F1 counts words")
+    fails(ex.q1, (spans, 0.8), "word F1: your 0.8 is too small by about 0.05")  # precision only
+    fails(ex.q1, (spans, 8 / 9), "word F1: your 0.88888889 is too large by about 0.056")  # recall
     for wrong in (char_accuracy, 0.8, 8 / 9):  # the FAIL never shows the answer 0.842105
         assert "0.842" not in ex.q1.check((spans, wrong)).message
-    _fails(ex.q1, (crf.word_spans(ex.GOLD), f1),  # the gold words, not the predicted ones
-           "spans: word 5 of the prediction is not (7, 11)")
-    _fails(ex.q1, (spans[:-1], f1), "spans: you gave 9 spans; the prediction cuts more words")
-    _fails(ex.q1, (spans + [(16, 17)], f1), "spans: you gave 11 spans; the prediction cuts fewer")
-    _fails(ex.q1, f1, "expected a pair (spans, f1) as a tuple, list or array, got 0.842105")
+    fails(ex.q1, (crf.word_spans(ex.GOLD), f1),  # the gold words, not the predicted ones
+          "spans: word 5 of the prediction is not (7, 11)")
+    fails(ex.q1, (spans[:-1], f1), "spans: you gave 9 spans; the prediction cuts more words")
+    fails(ex.q1, (spans + [(16, 17)], f1), "spans: you gave 11 spans; the prediction cuts fewer")
+    fails(ex.q1, f1, "expected a pair (spans, f1) as a tuple, list or array, got 0.842105")
     assert ex.q1.check((np.array(spans), np.float32(f1))).passed  # arrays and float32 are fine
 
 
@@ -225,14 +160,14 @@ def test_q4_measurement_is_k_under_adam_and_k_squared_under_sgd():
 
 
 def test_q4_wrong_answers():
-    _fails(ex.q4, (900, 900), "Adam, k = 30: your 900 is too large by about 29 relative")
-    _fails(ex.q4, (30, 30), "SGD, k = 30: your 30 is too small by about 0.97 relative")
-    _fails(ex.q4, (1, 30), "Adam, k = 30: your 1 is too small by about 0.97")  # the stored step
-    _fails(ex.q4, (900, 30), "Adam, k = 30: your 900 is too large")  # swapped
+    fails(ex.q4, (900, 900), "Adam, k = 30: your 900 is too large by about 29 relative")
+    fails(ex.q4, (30, 30), "SGD, k = 30: your 30 is too small by about 0.97 relative")
+    fails(ex.q4, (1, 30), "Adam, k = 30: your 1 is too small by about 0.97")  # the stored step
+    fails(ex.q4, (900, 30), "Adam, k = 30: your 900 is too large")  # swapped
     for wrong in ((900, 900), (30, 30)):  # direction and a hint, not the measured ratio
         assert "count the factors of k" in ex.q4.check(wrong).message
     assert "900" not in ex.q4.check((30, 30)).message
-    _fails(ex.q4, 30, "expected a pair (adam_ratio, sgd_ratio) as a tuple, list or array, got 30")
+    fails(ex.q4, 30, "expected a pair (adam_ratio, sgd_ratio) as a tuple, list or array, got 30")
     assert ex.q4.check(np.array([30.0, 900.0])).passed  # one rule: any sequence or array
     report = ex.q4.check(("k", 900))
     assert report.status == FAIL and report.message.startswith("your answer raised TypeError")
@@ -258,25 +193,21 @@ def test_q5_reads_the_post_table_of_the_stored_sweep():
 
 def test_q5_prediction_verdicts():
     q = ex.q5
-    namespace = {"q5": q, "____": ____}
-    exec(CELLS["q5"], namespace)
-    assert q.check(namespace["prediction"]).passed
+    assert q.check(NOTEBOOK.prediction(q)).passed
     assert q.check((0.13, 0.03)).passed and q.check((0.45, 0.001)).passed
     tail0 = ("; the stored sweep's gap is 0.249 (CRF-1 0.834, softmax 0.585); a prediction passes "
              "within a factor of 2 or 0.03 F1 of it")
     tail2 = ("; the stored sweep's gap is 0.007 (CRF-1 0.934, softmax 0.928); a prediction passes "
              "within a factor of 2 or 0.03 F1 of it")
-    _fails(q, (0.05, 0.02), "depth 0: you predicted 0.05 (too small)" + tail0)  # "just a bit"
-    _fails(q, (0.6, 0.02), "depth 0: you predicted 0.6 (too large)" + tail0)
-    _fails(q, (0.25, 0.25), "depth 2: you predicted 0.25 (too large)" + tail2)  # depth ignored
-    _fails(q, (0.25, -0.01), "depth 2: you predicted -0.01 (softmax would win)" + tail2)
-    _fails(q, (0.25, 0), "depth 2: you predicted 0 (no difference)" + tail2)
-    _fails(q, 0.25, "expected a pair (gap at depth 0, gap at depth 2) as a tuple, list or array, "
-           "got 0.25")
+    fails(q, (0.05, 0.02), "depth 0: you predicted 0.05 (too small)" + tail0)  # "just a bit"
+    fails(q, (0.6, 0.02), "depth 0: you predicted 0.6 (too large)" + tail0)
+    fails(q, (0.25, 0.25), "depth 2: you predicted 0.25 (too large)" + tail2)  # depth ignored
+    fails(q, (0.25, -0.01), "depth 2: you predicted -0.01 (softmax would win)" + tail2)
+    fails(q, (0.25, 0), "depth 2: you predicted 0 (no difference)" + tail2)
+    fails(q, 0.25, "expected a pair (gap at depth 0, gap at depth 2) as a tuple, list or array, "
+          "got 0.25")
     assert q.check(np.array([0.2, 0.02])).passed  # one rule: any sequence or array
-    namespace = {"q5": q, "____": ____}
-    exec(student_source(CELLS["q5"]), namespace)
-    assert q.check(namespace["prediction"]).status == UNATTEMPTED
+    assert q.check(NOTEBOOK.prediction(q, student=True)).status == UNATTEMPTED
     assert q.check(____).status == UNATTEMPTED and q.check((0.2, ____)).status == UNATTEMPTED
     report = q.check((0.2, "small"))
     assert report.status == FAIL and report.message.startswith("your answer raised TypeError")

@@ -1,88 +1,30 @@
 """Lesson 05's exercises: each solution passes, a blank is UNATTEMPTED, and the mistakes students
 make FAIL with a message naming the input and expected vs got.
 
-The solutions are read from the instructor notebook (notebooks/exercises/05_fp16_xla.ipynb) and
-its student copy is made with scripts/make_student.py, so notebook, solution strings and these
-tests cannot drift apart. The Keras facts the exercises rest on (what ``compile`` wraps Adam in
-under ``mixed_float16``, Adam's first step) are checked against Keras itself here.
+The solutions are read from the instructor notebook (notebooks/exercises/05_fp16_xla.ipynb) by
+the shared harness (exercise_harness.py). The Keras facts the exercises rest on (what ``compile``
+wraps Adam in under ``mixed_float16``, Adam's first step) are checked against Keras itself here.
 """
 
-import sys
-from pathlib import Path
-
 import keras
-import nbformat
 import numpy as np
 import pytest
+from exercise_harness import ExerciseNotebook, fails
 
 from lessons import fp16_xla as fx
-from lessons.exercises import FAIL, UNATTEMPTED, ____
+from lessons.exercises import FAIL, UNATTEMPTED
 from lessons.exercises import fp16_xla as ex
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import student_source  # noqa: E402
+NOTEBOOK = ExerciseNotebook("05_fp16_xla.ipynb", ex, ("q1", "q2", "q3", "q4", "q5"),
+                            {"np": np, "keras": keras, "fx": fx})
 
-NOTEBOOK = ROOT / "notebooks" / "exercises" / "05_fp16_xla.ipynb"
-NAMES = ("q1", "q2", "q3", "q4", "q5")
-
-
-def _solution_cells() -> dict[str, str]:
-    cells = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
-            name = "q5" if "prediction =" in cell.source else cell.source.split("\n")[-1][:2]
-            cells[name] = cell.source
-    return cells
-
-
-CELLS = _solution_cells()
-
-
-def _without_check(source: str) -> str:
-    lines = [line for line in source.split("\n")
-             if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")]
-    if lines[-1].startswith("q"):
-        lines = lines[:-1]
-    return "\n".join(lines).strip("\n")
-
-
-def _namespace(**extra):
-    return {"np": np, "keras": keras, "fx": fx, "____": ____,
-            **{n: getattr(ex, n) for n in NAMES}, **extra}
-
-
-def _run_cell(source: str):
-    namespace = _namespace()
-    *body, last = source.split("\n")
-    exec("\n".join(body), namespace)
-    return eval(last, namespace)
-
-
-def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
-    assert sorted(CELLS) == list(NAMES)
-    for name in NAMES:
-        q = getattr(ex, name)
-        assert q.solution().message == _without_check(CELLS[name]), name
-        assert 1 <= len(q.hints) <= 3, name
+(test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook,
+ test_solution_passes_and_student_copy_is_unattempted) = NOTEBOOK.shared_tests(NOTEBOOK.names[:4])
 
 
 def test_the_notebook_links_the_lesson_once():
-    intro = nbformat.read(NOTEBOOK, as_version=4).cells[0].source
+    intro = NOTEBOOK.notebook_cells()[0].source
     assert intro.count("](../05_fp16_xla.ipynb)") == 1 and "kexue.fm/archives/9059" in intro
-
-
-@pytest.mark.parametrize("name", NAMES[:4])
-def test_solution_passes_and_student_copy_is_unattempted(name):
-    assert _run_cell(CELLS[name]).passed
-    report = _run_cell(student_source(CELLS[name]))
-    assert report.status == UNATTEMPTED, report
-    assert getattr(ex, name).check(____).status == UNATTEMPTED
-
-
-def _fails(q, answer, message):
-    report = q.check(answer)
-    assert report.status == FAIL and report.message.startswith(message), report  # then advice
 
 
 # ---- exercise 1: FP16's largest finite and smallest positive value ------------------------------
@@ -91,18 +33,19 @@ def test_q1_expected_is_numpys_finfo_and_wrong_answers_fail():
     info = np.finfo(np.float16)
     assert ex.q1.expected == (float(info.max), float(info.smallest_subnormal)) == (65504.0, 2.0**-24)
     bf16_max = fx.format_limits("bfloat16")["max"]
-    _fails(ex.q1, (bf16_max, 2.0**-24), "largest finite FP16 value: your 3.3895313892515e+38 is "
-           "too large by about 5.2e+33 relative (tolerance rtol 1e-12); check the bias")
-    _fails(ex.q1, (65504.0, 2.0**-14),  # the smallest normal
-           "smallest positive FP16 value: your 6.103515625e-05 is too large by about 1e+03")
-    _fails(ex.q1, (2.0**16, 2.0**-24),  # 2 instead of 2 - 2^-M
-           "largest finite FP16 value: your 65,536 is too large by about 0.00049 relative")
-    _fails(ex.q1, (65504.0, 2.0**-25),  # the rounding threshold
-           "smallest positive FP16 value: your 2.9802322387695e-08 is too small by about 0.5")
+    fails(ex.q1, (bf16_max, 2.0**-24), "largest finite FP16 value: your 3.3895313892515e+38 is "
+          "too large by about 5.2e+33 relative (tolerance rtol 1e-12); check the bias")
+    fails(ex.q1, (65504.0, 2.0**-14),  # the smallest normal
+          "smallest positive FP16 value: your 6.103515625e-05 is too large by about 1e+03")
+    fails(ex.q1, (2.0**16, 2.0**-24),  # 2 instead of 2 - 2^-M
+          "largest finite FP16 value: your 65,536 is too large by about 0.00049 relative")
+    fails(ex.q1, (65504.0, 2.0**-25),  # the rounding threshold
+          "smallest positive FP16 value: your 2.9802322387695e-08 is too small by about 0.5")
     for wrong in ((2.0**16, 2.0**-24), (65504.0, 2.0**-25)):
         message = ex.q1.check(wrong).message
         assert "65,504" not in message and "5.96" not in message  # the answer is not shown
-    _fails(ex.q1, 65504.0, "expected 2 values (a tuple, list or array), got 65504")
+    fails(ex.q1, 65504.0, "expected 2 values (largest finite FP16 value, smallest positive FP16 "
+          "value) as a tuple, list or array, got 65504")
 
 
 # ---- exercise 2: the smallest power-of-two scale keeping 1e-8 ----------------------------------
@@ -112,12 +55,12 @@ def test_q2_expected_is_brute_force_and_wrong_answers_fail():
     first = powers[np.argmax(np.float16(1e-8 * powers) != 0)]
     assert ex.q2.expected == first == 4.0
     assert 2 * 1e-8 <= fx.underflow_threshold("float16") < 4 * 1e-8  # 2 flushes, 4 rounds up
-    _fails(ex.q2, 8.0,  # ceil(log2(2^-24 / g)): forgets rounding to nearest
-           "your 8 is too large by about 1 relative (the exact value is expected); round g * s")
-    _fails(ex.q2, fx.min_scale_to_keep(1e-8, normal=True), "your 8,192 is too large by about 2e+03")
-    _fails(ex.q2, 1 / 1e-8, "your 100,000,000 is too large")  # 1 / g
-    _fails(ex.q2, 6104.0, "your 6,104 is too large")  # ratio to the smallest normal
-    _fails(ex.q2, 2.0, "your 2 is too small by about 0.5 relative")
+    fails(ex.q2, 8.0,  # ceil(log2(2^-24 / g)): forgets rounding to nearest
+          "your 8 is too large by about 1 relative (the exact value is expected); round g * s")
+    fails(ex.q2, fx.min_scale_to_keep(1e-8, normal=True), "your 8,192 is too large by about 2e+03")
+    fails(ex.q2, 1 / 1e-8, "your 100,000,000 is too large")  # 1 / g
+    fails(ex.q2, 6104.0, "your 6,104 is too large")  # ratio to the smallest normal
+    fails(ex.q2, 2.0, "your 2 is too small by about 0.5 relative")
     assert ex.q2.check(4).passed
 
 
@@ -206,23 +149,23 @@ def test_q4_config_is_what_keras_compile_builds_under_mixed_float16():
 
 def test_q4_wrong_answers():
     lso, adam = keras.optimizers.LossScaleOptimizer, keras.optimizers.Adam
-    _fails(ex.q4, adam(1e-3), "expected a LossScaleOptimizer, got Adam")
-    _fails(ex.q4, keras.DTypePolicy("mixed_float16"),
-           "expected a LossScaleOptimizer, got DTypePolicy")
-    _fails(ex.q4, lso(adam(1e-3), initial_scale=65504.0),  # FP16's max, not a power of two
-           "initial_scale: expected 32,768, got 65,504")
-    _fails(ex.q4, lso(adam(1e-3), initial_scale=1e3),  # the post's hand-picked constant
-           "initial_scale: expected 32,768, got 1,000")
-    _fails(ex.q4, lso(adam(1e-3), dynamic_growth_steps=1000),
-           "dynamic_growth_steps: expected 2,000, got 1,000")
-    _fails(ex.q4, lso(keras.optimizers.SGD(1e-3)), "inner optimizer: expected an Adam, got SGD")
-    _fails(ex.q4, lso(adam(1e-2)), "inner optimizer's learning_rate: expected 0.001, got 0.0099999998")
+    fails(ex.q4, adam(1e-3), "expected a LossScaleOptimizer, got Adam")
+    fails(ex.q4, keras.DTypePolicy("mixed_float16"),
+          "expected a LossScaleOptimizer, got DTypePolicy")
+    fails(ex.q4, lso(adam(1e-3), initial_scale=65504.0),  # FP16's max, not a power of two
+          "initial_scale: expected 32,768, got 65,504")
+    fails(ex.q4, lso(adam(1e-3), initial_scale=1e3),  # the post's hand-picked constant
+          "initial_scale: expected 32,768, got 1,000")
+    fails(ex.q4, lso(adam(1e-3), dynamic_growth_steps=1000),
+          "dynamic_growth_steps: expected 2,000, got 1,000")
+    fails(ex.q4, lso(keras.optimizers.SGD(1e-3)), "inner optimizer: expected an Adam, got SGD")
+    fails(ex.q4, lso(adam(1e-2)), "inner optimizer's learning_rate: expected 0.001, got 0.0099999998")
     # the misjudged answers: an AdamW inside, and Adams with other settings, passed
-    _fails(ex.q4, lso(keras.optimizers.AdamW(1e-3)), "inner optimizer: expected an Adam, got AdamW")
-    _fails(ex.q4, lso(adam(1e-3, beta_1=0.5)), "inner optimizer's beta_1: expected 0.9, got 0.5")
-    _fails(ex.q4, lso(adam(1e-3, amsgrad=True)), "inner optimizer's amsgrad: expected False")
-    _fails(ex.q4, lso(adam(1e-3, epsilon=1e-4)), "inner optimizer's epsilon: expected 1e-07")
-    _fails(ex.q4, lso(adam(1e-3, weight_decay=0.01)), "inner optimizer's weight_decay: expected 0")
+    fails(ex.q4, lso(keras.optimizers.AdamW(1e-3)), "inner optimizer: expected an Adam, got AdamW")
+    fails(ex.q4, lso(adam(1e-3, beta_1=0.5)), "inner optimizer's beta_1: expected 0.9, got 0.5")
+    fails(ex.q4, lso(adam(1e-3, amsgrad=True)), "inner optimizer's amsgrad: expected False")
+    fails(ex.q4, lso(adam(1e-3, epsilon=1e-4)), "inner optimizer's epsilon: expected 1e-07")
+    fails(ex.q4, lso(adam(1e-3, weight_decay=0.01)), "inner optimizer's weight_decay: expected 0")
     assert ex.q4.check(lso(adam(learning_rate=1e-3, weight_decay=0.0))).passed  # same update
 
 
@@ -244,12 +187,8 @@ def _q5_ran():
 
 def test_q5_solution_passes_and_student_copy_is_unattempted():
     q = _q5_ran()
-    namespace = _namespace()
-    exec(CELLS["q5"], namespace)
-    assert q.check(namespace["prediction"]).passed
-    namespace = _namespace()
-    exec(student_source(CELLS["q5"]), namespace)
-    assert q.check(namespace["prediction"]).status == UNATTEMPTED
+    assert q.check(NOTEBOOK.prediction(q)).passed
+    assert q.check(NOTEBOOK.prediction(q, student=True)).status == UNATTEMPTED
     report = ex.AdamScalePrediction("Exercise 5").check((3.15e-6, 7.6e-4))
     assert report.status == UNATTEMPTED and "q5.run()" in report.message
 
@@ -261,13 +200,13 @@ def test_q5_wrong_answers():
     with_ = "step with the scale 1e3: you predicted "
     tail_u, tail_s = "Keras's Adam moved 3.15e-06 (within 2% passes)", \
         "Keras's Adam moved 0.00076 (within 2% passes)"
-    _fails(q, (1e-3, 1e-3), without + "0.001, " + tail_u)  # "Adam's step is always lr"
-    _fails(q, (unscaled, unscaled), with_ + "3.15231e-06, " + tail_s)  # "the scale cancels"
+    fails(q, (1e-3, 1e-3), without + "0.001, " + tail_u)  # "Adam's step is always lr"
+    fails(q, (unscaled, unscaled), with_ + "3.15231e-06, " + tail_s)  # "the scale cancels"
     textbook = 1e-3 * 1e-5 / (1e-5 + 1e-7)  # epsilon on the bias-corrected sqrt(v-hat)
-    _fails(q, (1e-3 * 1e-8 / (1e-8 + 1e-7), textbook), without + "9.09091e-05, " + tail_u)
-    _fails(q, (unscaled, textbook), with_ + "0.000990099, " + tail_s)
-    _fails(q, (unscaled, 1e3 * unscaled), with_ + "0.00315231, " + tail_s)  # "the step scales"
-    _fails(q, 7.6e-4, "expected two numbers (step without, step with the scale) as a tuple, "
-           "list or array, got 0.00076")
+    fails(q, (1e-3 * 1e-8 / (1e-8 + 1e-7), textbook), without + "9.09091e-05, " + tail_u)
+    fails(q, (unscaled, textbook), with_ + "0.000990099, " + tail_s)
+    fails(q, (unscaled, 1e3 * unscaled), with_ + "0.00315231, " + tail_s)  # "the step scales"
+    fails(q, 7.6e-4, "expected two numbers (step without, step with the scale) as a tuple, "
+          "list or array, got 0.00076")
     assert q.check(np.array([unscaled, scaled])).passed  # one rule: any sequence or array
     assert q.check((unscaled, scaled)).passed

@@ -2,19 +2,15 @@
 make FAIL with a message naming the input (or the item) and expected vs got.
 
 The solutions are read from the instructor notebook (notebooks/exercises/02_one_loss_gan.ipynb)
-and its student copy is made with scripts/make_student.py, so notebook, solution strings and
-these tests cannot drift apart. No test trains a GAN: exercise 5 is checked on the stored
-studies' runs and on small fake runs.
+by the shared harness (exercise_harness.py). No test trains a GAN: exercise 5 is checked on the
+stored studies' runs and on small fake runs.
 """
 
-import sys
-from pathlib import Path
-
 import keras
-import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
+from exercise_harness import ExerciseNotebook, fails
 from keras import ops
 
 from lessons import gan
@@ -22,74 +18,12 @@ from lessons.exercises import FAIL, RIGHT_BUT, UNATTEMPTED, ____
 from lessons.exercises import gan as ex
 from lessons.exercises.kinds import precise
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import student_source  # noqa: E402
-
-NOTEBOOK = ROOT / "notebooks" / "exercises" / "02_one_loss_gan.ipynb"
-NAMES = ("q1", "q2", "q3", "q4", "q5")
 STUDIES = ("gan_seeds.json", "gan_seeds_avx2.json", "gan_seeds_sse41.json")
+NOTEBOOK = ExerciseNotebook("02_one_loss_gan.ipynb", ex, ("q1", "q2", "q3", "q4", "q5"),
+                            {"np": np, "keras": keras, "ops": ops, "gan": gan})
 
-
-def _solution_cells() -> dict[str, str]:
-    """Each exercise's code cell (the one holding its solution block), by name."""
-    cells = {}
-    for cell in nbformat.read(NOTEBOOK, as_version=4).cells:
-        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
-            name = "q5" if "prediction =" in cell.source else cell.source.split("\n")[-1][:2]
-            cells[name] = cell.source
-    return cells
-
-
-CELLS = _solution_cells()
-
-
-def _without_check(source: str) -> str:
-    lines = [line for line in source.split("\n")
-             if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")]
-    if lines[-1].startswith("q"):  # the check line: qN.check(answer)
-        lines = lines[:-1]
-    return "\n".join(lines).strip("\n")
-
-
-def _namespace() -> dict:
-    return {"np": np, "keras": keras, "ops": ops, "gan": gan, "____": ____,
-            **{n: getattr(ex, n) for n in NAMES}}
-
-
-def _run_cell(source: str):
-    """Execute a notebook cell; return the value of its last line (the check's report)."""
-    namespace = _namespace()
-    *body, last = source.split("\n")
-    exec("\n".join(body), namespace)
-    return eval(last, namespace)
-
-
-def _solution_value(name: str, variable: str = "answer"):
-    namespace = _namespace()
-    exec(_without_check(CELLS[name]), namespace)
-    return namespace[variable]
-
-
-def _fails(q, answer, message):
-    report = q.check(answer)
-    assert report.status == FAIL and report.message.startswith(message), report  # then advice
-
-
-def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
-    assert sorted(CELLS) == list(NAMES)
-    for name in NAMES:
-        q = getattr(ex, name)
-        assert q.solution().message == _without_check(CELLS[name]), name
-        assert 1 <= len(q.hints) <= 3, name
-
-
-@pytest.mark.parametrize("name", NAMES[:4])
-def test_solution_passes_and_student_copy_is_unattempted(name):
-    assert _run_cell(CELLS[name]).passed
-    report = _run_cell(student_source(CELLS[name]))
-    assert report.status == UNATTEMPTED, report
-    assert getattr(ex, name).check(____).status == UNATTEMPTED
+(test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook,
+ test_solution_passes_and_student_copy_is_unattempted) = NOTEBOOK.shared_tests(NOTEBOOK.names[:4])
 
 
 # ---- exercise 1: the zero term's value and where its gradient goes ----------------------------
@@ -101,14 +35,14 @@ def test_q1_expected_is_what_the_lesson_measures_and_claims():
 
 
 def test_q1_wrong_answers_name_the_item():
-    _fails(ex.q1, (0.0, True, True),  # the chain rule: D(G(z)) depends on D, so D gets a gradient
-           "gradient reaches D's weights: not True: think again; compare D(G(z))")
-    _fails(ex.q1, (0.0, False, False),  # "a loss that is always 0 has no gradient"
-           "gradient reaches G's weights: not False: think again")
-    _fails(ex.q1, (1.0, False, True), "value of the zero term: your 1 is too large by 1 "
-           "(tolerance rtol 1e-06, atol 1e-07)")
-    _fails(ex.q1, 0.0, "expected 3 values (value of the zero term, gradient reaches D's weights, "
-           "gradient reaches G's weights) as a tuple, list or array, got 0")
+    fails(ex.q1, (0.0, True, True),  # the chain rule: D(G(z)) depends on D, so D gets a gradient
+          "gradient reaches D's weights: not True: think again; compare D(G(z))")
+    fails(ex.q1, (0.0, False, False),  # "a loss that is always 0 has no gradient"
+          "gradient reaches G's weights: not False: think again")
+    fails(ex.q1, (1.0, False, True), "value of the zero term: your 1 is too large by 1 "
+          "(tolerance rtol 1e-06, atol 1e-07)")
+    fails(ex.q1, 0.0, "expected 3 values (value of the zero term, gradient reaches D's weights, "
+          "gradient reaches G's weights) as a tuple, list or array, got 0")
     assert ex.q1.check([0, 0, 1]).passed  # numbers for the booleans are fine
     assert ex.q1.check(np.array([0.0, 0.0, 1.0])).passed  # one rule: any sequence or array
 
@@ -131,7 +65,7 @@ def _expect_fail(answer, case: int):
     label, args = ex.q2.cases[case]
     want, got = float(gan.one_step_loss(*args)), float(answer(*args))
     assert abs(want - got) > 1e-3
-    _fails(ex.q2, answer, f"for {label}: expected {precise(want, 1e-5)}, got {precise(got, 1e-5)}")
+    fails(ex.q2, answer, f"for {label}: expected {precise(want, 1e-5)}, got {precise(got, 1e-5)}")
 
 
 def test_q2_a_numpy_loss_has_the_right_value_but_no_gradient():
@@ -234,7 +168,7 @@ def test_q2_cases_cover_the_edges_the_task_names():
 
 def test_q2_solution_has_the_lessons_gradient_split():
     """The notebook's solution, differentiated, sends the gradients where the lesson's does."""
-    solution = _solution_value("q2")
+    solution = NOTEBOOK.solution_value("q2")
     r, f, f_ng, lam = (tf.constant(a) if isinstance(a, np.ndarray) else a
                        for a in ex.q2.cases[2][1])
     grads = []
@@ -268,16 +202,16 @@ def test_q3_expected_is_the_closed_form_and_keras_3_itself():
 
 
 def test_q3_wrong_answers_name_the_optimizer():
-    _fails(ex.q3, (LAM, LAM, RMS3, RMS2), "Adam, Keras 3: your 2 is too large by about 0.97 "
-           "relative (tolerance rtol 0.0001); divide the step")  # like SGD
-    _fails(ex.q3, (LAM, 1.0, RMS3, RMS2), "Adam, Keras 3: your 1 is too small by about 0.015")
-    _fails(ex.q3, (LAM, ADAM_TEXTBOOK, RMS3, RMS2),  # the paper's eps, not Keras's eps_t
-           "Adam, Keras 3: your 1.0005 is too small by about 0.015")
-    _fails(ex.q3, (LAM, ADAM, RMS2, RMS2),  # Keras 2's RMSprop (eps outside) for Keras 3's
-           "RMSprop, Keras 3 (eps in sqrt): your 1.00498 is too small by about 0.5")
-    _fails(ex.q3, (LAM, ADAM, RMS3_RHO_09, RMS2),  # Keras's default rho 0.9, not the code's 0.99
-           "RMSprop, Keras 3 (eps in sqrt): your 1.97094 is too small by about 0.013")
-    _fails(ex.q3, (1.0, ADAM, RMS3, RMS2), "SGD: your 1 is too small by about 0.5")
+    fails(ex.q3, (LAM, LAM, RMS3, RMS2), "Adam, Keras 3: your 2 is too large by about 0.97 "
+          "relative (tolerance rtol 0.0001); divide the step")  # like SGD
+    fails(ex.q3, (LAM, 1.0, RMS3, RMS2), "Adam, Keras 3: your 1 is too small by about 0.015")
+    fails(ex.q3, (LAM, ADAM_TEXTBOOK, RMS3, RMS2),  # the paper's eps, not Keras's eps_t
+          "Adam, Keras 3: your 1.0005 is too small by about 0.015")
+    fails(ex.q3, (LAM, ADAM, RMS2, RMS2),  # Keras 2's RMSprop (eps outside) for Keras 3's
+          "RMSprop, Keras 3 (eps in sqrt): your 1.00498 is too small by about 0.5")
+    fails(ex.q3, (LAM, ADAM, RMS3_RHO_09, RMS2),  # Keras's default rho 0.9, not the code's 0.99
+          "RMSprop, Keras 3 (eps in sqrt): your 1.97094 is too small by about 0.013")
+    fails(ex.q3, (1.0, ADAM, RMS3, RMS2), "SGD: your 1 is too small by about 0.5")
     for wrong in ((LAM, LAM, RMS3, RMS2), (LAM, ADAM, RMS2, RMS2)):
         assert "1.0155" not in ex.q3.check(wrong).message  # the answer is not shown
         assert "1.997" not in ex.q3.check(wrong).message
@@ -297,15 +231,15 @@ def test_q4_expected_config_is_the_reference_codes_optimizer():
 
 def test_q4_wrong_answers():
     rmsprop = keras.optimizers.RMSprop
-    _fails(ex.q4, rmsprop(1e-4), "rho: expected 0.99, got 0.9")  # Keras's default rho
-    _fails(ex.q4, rmsprop(1e-4, momentum=0.99), "rho: expected 0.99, got 0.9")  # 0.99 as momentum
-    _fails(ex.q4, rmsprop(1e-4, rho=0.99, momentum=0.9), "momentum: expected 0, got 0.9")
-    _fails(ex.q4, rmsprop(1e-4, rho=0.99, weight_decay=0.01), "weight_decay: expected 0, got 0.01")
+    fails(ex.q4, rmsprop(1e-4), "rho: expected 0.99, got 0.9")  # Keras's default rho
+    fails(ex.q4, rmsprop(1e-4, momentum=0.99), "rho: expected 0.99, got 0.9")  # 0.99 as momentum
+    fails(ex.q4, rmsprop(1e-4, rho=0.99, momentum=0.9), "momentum: expected 0, got 0.9")
+    fails(ex.q4, rmsprop(1e-4, rho=0.99, weight_decay=0.01), "weight_decay: expected 0, got 0.01")
     # the misjudged answer: weight_decay=0.0 takes the same update as None and was rejected
     assert ex.q4.check(rmsprop(1e-4, rho=0.99, weight_decay=0.0)).passed
-    _fails(ex.q4, keras.optimizers.Adam(1e-4), "expected a RMSprop, got Adam")
-    _fails(ex.q4, rmsprop(1e-3, 0.99), "learning_rate: expected 9.9999997e-05, got 0.001")
-    _fails(ex.q4, rmsprop(1e-4, 0.99, centered=True), "centered: expected False, got True")
+    fails(ex.q4, keras.optimizers.Adam(1e-4), "expected a RMSprop, got Adam")
+    fails(ex.q4, rmsprop(1e-3, 0.99), "learning_rate: expected 9.9999997e-05, got 0.001")
+    fails(ex.q4, rmsprop(1e-4, 0.99, centered=True), "centered: expected False, got True")
 
 
 # ---- exercise 5: predict which method covers the ring first, then run -------------------------
@@ -335,9 +269,7 @@ def test_q5_verdicts_are_the_same_on_every_stored_run(study):
     assert stored.settings["steps"] == ex.q5.steps and stored.settings["eval_every"] == 50
     for seed in stored.seeds:
         q = _q5_with(stored.comparison(seed))
-        namespace = {"q5": q, "____": ____}
-        exec(CELLS["q5"], namespace)
-        assert q.check(namespace["prediction"]).passed, (study, seed)
+        assert q.check(NOTEBOOK.prediction(q)).passed, (study, seed)
         assert q.check(" Single loss").message == "you predicted 'one_step'; " + STUDY_SAYS
         assert q.check("same").message == "you predicted 'same'; " + STUDY_SAYS
 
@@ -349,11 +281,9 @@ def test_q5_blank_unrun_and_invalid_answers():
     q = _q5_with(gan.RingComparison({"one_step": _run("one_step", 8, 0.8),
                                      "alternating": _run("alternating", 8, 0.9)}))
     assert q.check("Alternating").passed
-    _fails(q, "D", "expected 'alternating', 'one_step' or 'same', got 'D'")
-    _fails(q, 1, "expected 'alternating', 'one_step' or 'same', got 1")
-    namespace = {"q5": q, "____": ____}
-    exec(student_source(CELLS["q5"]), namespace)
-    assert q.check(namespace["prediction"]).status == UNATTEMPTED
+    fails(q, "D", "expected 'alternating', 'one_step' or 'same', got 'D'")
+    fails(q, 1, "expected 'alternating', 'one_step' or 'same', got 1")
+    assert q.check(NOTEBOOK.prediction(q, student=True)).status == UNATTEMPTED
 
 
 def test_q5_a_run_that_breaks_the_lessons_claims_is_a_finding_not_a_mistake():

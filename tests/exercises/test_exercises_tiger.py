@@ -2,110 +2,40 @@
 make FAIL with a message naming the input and expected vs got.
 
 The solutions are read from the instructor notebook (notebooks/exercises/04_tiger_fixed_point.ipynb)
-and its student copy is made with scripts/make_student.py, so notebook, solution strings and these
-tests cannot drift apart. Exercise 4's reference is the lesson's ``Tiger(lazy=True)`` itself; it is
-cross-checked here against an independent float64 transcription of the rule.
+by the shared harness (exercise_harness.py). Exercise 4's reference is the lesson's
+``Tiger(lazy=True)`` itself; it is cross-checked here against an independent float64
+transcription of the rule.
 """
 
 import math
-import sys
-from pathlib import Path
 
 import keras
-import nbformat
 import numpy as np
 import pytest
 import tensorflow as tf
+from exercise_harness import ExerciseNotebook, fails, fails_on
 
 from lessons import tiger
-from lessons.exercises import FAIL, UNATTEMPTED, ____
+from lessons.exercises import FAIL, UNATTEMPTED
 from lessons.exercises import tiger as ex
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import student_source  # noqa: E402
+NOTEBOOK = ExerciseNotebook("04_tiger_fixed_point.ipynb", ex, ("q1", "q2", "q3", "q4", "q5", "q6"),
+                            {"np": np, "math": math, "keras": keras, "tiger": tiger})
 
-NOTEBOOK = ROOT / "notebooks" / "exercises" / "04_tiger_fixed_point.ipynb"
-NAMES = ("q1", "q2", "q3", "q4", "q5", "q6")
-
-
-def _notebook_cells():
-    return nbformat.read(NOTEBOOK, as_version=4).cells
-
-
-def _solution_cells() -> dict[str, str]:
-    """Each exercise's code cell (the one holding its solution block), by name."""
-    cells = {}
-    for cell in _notebook_cells():
-        if cell.cell_type == "code" and "# BEGIN SOLUTION" in cell.source:
-            name = "q6" if "prediction =" in cell.source else cell.source.split("\n")[-1][:2]
-            cells[name] = cell.source
-    return cells
-
-
-CELLS = _solution_cells()
-
-
-def _without_check(source: str) -> str:
-    lines = [line for line in source.split("\n")
-             if line.strip() not in ("# BEGIN SOLUTION", "# END SOLUTION")]
-    if lines[-1].startswith("q"):  # the check line: qN.check(answer)
-        lines = lines[:-1]
-    return "\n".join(lines).strip("\n")
-
-
-def _namespace(**extra):
-    names = {n: getattr(ex, n) for n in NAMES}
-    return {"np": np, "math": math, "keras": keras, "tiger": tiger, "____": ____, **names, **extra}
-
-
-def _run_cell(source: str):
-    """Execute a notebook cell; return the value of its last line (the check's report)."""
-    namespace = _namespace()
-    *body, last = source.split("\n")
-    exec("\n".join(body), namespace)
-    return eval(last, namespace)
-
-
-def test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook():
-    assert sorted(CELLS) == list(NAMES)
-    for name in NAMES:
-        q = getattr(ex, name)
-        assert q.solution().message == _without_check(CELLS[name]), name
-        assert 1 <= len(q.hints) <= 3, name
-
-
-@pytest.mark.parametrize("name", NAMES[:5])
-def test_solution_passes_and_student_copy_is_unattempted(name):
-    assert _run_cell(CELLS[name]).passed
-    report = _run_cell(student_source(CELLS[name]))
-    assert report.status == UNATTEMPTED, report
-    assert getattr(ex, name).check(____).status == UNATTEMPTED
-
-
-def _fails(q, answer, message):
-    report = q.check(answer)
-    assert report.status == FAIL and report.message.startswith(message), report  # then advice
-
-
-def _fails_on(q, answer, case, ending="", contains=""):
-    """FAIL on the case whose label is ``case``; the message holds ``ending``."""
-    report = q.check(answer)
-    assert report.status == FAIL, report
-    assert report.message.startswith(f"for {case}: "), report
-    assert contains in report.message and ending in report.message, report
+(test_every_exercise_has_a_cell_and_the_same_solution_as_the_notebook,
+ test_solution_passes_and_student_copy_is_unattempted) = NOTEBOOK.shared_tests(NOTEBOOK.names[:5])
 
 
 # ---- exercise 1: the fixed point -----------------------------------------------------------------
 
 def test_q1_wrong_answers():
     assert ex.q1.expected == -100.0 == -1 / 0.01
-    _fails(ex.q1, 100.0, "your 100 has the wrong sign; set the bracket")  # +1/lambda
-    _fails(ex.q1, 0.01, "your 0.01 has the wrong sign")  # lambda itself
-    _fails(ex.q1, -0.01, "your -0.01 is too small by about 1 relative")  # -lambda * sign
+    fails(ex.q1, 100.0, "your 100 has the wrong sign; set the bracket")  # +1/lambda
+    fails(ex.q1, 0.01, "your 0.01 has the wrong sign")  # lambda itself
+    fails(ex.q1, -0.01, "your -0.01 is too small by about 1 relative")  # -lambda * sign
     # the misjudged FAIL: "expected -100, got -100" under rtol 1e-9; now the digits and the gap
-    _fails(ex.q1, -100.0000002, "your -100.0000002 is too large by about 2e-09 relative "
-           "(tolerance rtol 1e-09); set the bracket sign(m) + lambda theta to 0")
+    fails(ex.q1, -100.0000002, "your -100.0000002 is too large by about 2e-09 relative "
+          "(tolerance rtol 1e-09); set the bracket sign(m) + lambda theta to 0")
     assert "-100," not in ex.q1.check(-100.0000002).message
     assert ex.q1.check(-100).passed
 
@@ -116,11 +46,11 @@ def test_q2_wrong_answers():
     t = np.arange(1, 1000)
     covered = 1 - (1 - 0.02 * 0.5) ** t
     assert ex.q2.expected == 69 == t[np.argmax(covered >= 0.5)]  # brute force
-    _fails(ex.q2, 100, "your 100 is too large by about 0.45 relative (the exact value is "
-           "expected); take the exact logarithm")  # 1 / (lr lambda): the time scale, no log
-    _fails(ex.q2, math.ceil(math.log(2) / 0.01), "your 70 is too large by about 0.014")  # approx.
-    _fails(ex.q2, math.log(2) / 0.01, "your 69.31471805599453 is too large")  # unrounded
-    _fails(ex.q2, 68, "your 68 is too small by about 0.014")  # the last step before (floor)
+    fails(ex.q2, 100, "your 100 is too large by about 0.45 relative (the exact value is "
+          "expected); take the exact logarithm")  # 1 / (lr lambda): the time scale, no log
+    fails(ex.q2, math.ceil(math.log(2) / 0.01), "your 70 is too large by about 0.014")  # approx.
+    fails(ex.q2, math.log(2) / 0.01, "your 69.31471805599453 is too large")  # unrounded
+    fails(ex.q2, 68, "your 68 is too small by about 0.014")  # the last step before (floor)
     assert "69" not in ex.q2.check(68).message
     assert ex.q2.check(np.int64(69)).passed
 
@@ -164,14 +94,14 @@ def test_q3_reference_is_the_tested_simulation_and_any_exact_form_passes():
 
 
 def test_q3_wrong_answers_name_the_case():
-    _fails_on(ex.q3, lambda *a: _closed(*a, start=0), CASES3[0], "at index (0,)")  # theta_0 too
-    _fails_on(ex.q3, lambda *a: _closed(*a, star_sign=1), CASES3[0], "at index (999,)")
-    _fails_on(ex.q3, lambda *a: _closed(*a, line=False), CASES3[6],
-              "(inf/NaN where a finite value is expected)")  # lambda = 0 not handled
-    _fails_on(ex.q3, lambda *a: _closed(*a, rate=lambda lr, lam: lr), CASES3[2],
-              "at index (0,)")  # (1 - lr)^t: right only where lambda = 1
-    _fails(ex.q3, lambda *a: _closed(*a)[-1], f"for {CASES3[0]}: expected shape (1000,), got "
-           "shape ()")  # only the last theta
+    fails_on(ex.q3, lambda *a: _closed(*a, start=0), CASES3[0], "at index (0,)")  # theta_0 too
+    fails_on(ex.q3, lambda *a: _closed(*a, star_sign=1), CASES3[0], "at index (999,)")
+    fails_on(ex.q3, lambda *a: _closed(*a, line=False), CASES3[6],
+             "(inf/NaN where a finite value is expected)")  # lambda = 0 not handled
+    fails_on(ex.q3, lambda *a: _closed(*a, rate=lambda lr, lam: lr), CASES3[2],
+             "at index (0,)")  # (1 - lr)^t: right only where lambda = 1
+    fails(ex.q3, lambda *a: _closed(*a)[-1], f"for {CASES3[0]}: expected shape (1000,), got "
+          "shape ()")  # only the last theta
     report = ex.q3.check(lambda th, lr, lam, s, n: _closed(th, lr, lam, s, n)[:, None]
                          if np.ndim(th) else np.arange(1, n + 1) * 0 + _closed(th, lr, lam, s, n))
     assert report.status == FAIL and "expected shape (300, 4, 3)" in report.message
@@ -222,15 +152,15 @@ def test_q4_reference_is_tiger_itself_and_the_solution_matches_it_with_margin():
 
 
 def test_q4_wrong_answers_name_the_case_and_the_output():
-    _fails_on(ex.q4, lambda *a: _tiger(*a, mask="none"), CASES4[0], contains=": new theta: ")
-    _fails_on(ex.q4, lambda *a: _tiger(*a, absent="decay"), CASES4[0], contains=": new theta: ")
-    _fails_on(ex.q4, lambda *a: _tiger(*a, absent="move_m"), CASES4[0], contains=": new m: ")
-    _fails_on(ex.q4, lambda *a: _tiger(*a, mask="entries"), CASES4[1],
-              contains=": new theta: ")  # the zero entries are decayed too
-    _fails_on(ex.q4, lambda *a: _tiger(*a, sign_of="old"), CASES4[0], contains=": new theta: ")
-    _fails_on(ex.q4, lambda *a: _tiger(*a)[::-1], CASES4[0], contains=": new theta: ")  # swapped
-    _fails(ex.q4, lambda *a: _tiger(*a)[0], f"for {CASES4[0]}: expected 2 values (a tuple, list "
-           "or array), got array of shape (8, 4)")
+    fails_on(ex.q4, lambda *a: _tiger(*a, mask="none"), CASES4[0], contains=": new theta: ")
+    fails_on(ex.q4, lambda *a: _tiger(*a, absent="decay"), CASES4[0], contains=": new theta: ")
+    fails_on(ex.q4, lambda *a: _tiger(*a, absent="move_m"), CASES4[0], contains=": new m: ")
+    fails_on(ex.q4, lambda *a: _tiger(*a, mask="entries"), CASES4[1],
+             contains=": new theta: ")  # the zero entries are decayed too
+    fails_on(ex.q4, lambda *a: _tiger(*a, sign_of="old"), CASES4[0], contains=": new theta: ")
+    fails_on(ex.q4, lambda *a: _tiger(*a)[::-1], CASES4[0], contains=": new theta: ")  # swapped
+    fails(ex.q4, lambda *a: _tiger(*a)[0], f"for {CASES4[0]}: expected 2 values (a tuple, list "
+          "or array), got array of shape (8, 4)")
     assert ex.q4.check(lambda *a: _tiger(*a)).passed
 
 
@@ -239,15 +169,15 @@ def test_q4_wrong_answers_name_the_case_and_the_output():
 def test_q5_wrong_answers():
     lion = keras.optimizers.Lion
     band = "Keras's Lion docstring asks for 3-10x smaller, i.e. 0.001 .. 0.003333"
-    _fails(ex.q5, lion(0.01, weight_decay=1.0), f"learning_rate: 0.01 is 1x AdamW's 0.01; {band}")
-    _fails(ex.q5, lion(0.03, weight_decay=1.0), f"learning_rate: 0.03 is 0.333x AdamW's 0.01; {band}")
-    _fails(ex.q5, lion(1e-4, weight_decay=1.0), f"learning_rate: 0.0001 is 100x AdamW's 0.01; {band}")
-    _fails(ex.q5, lion(0.003, weight_decay=0.01),  # the post's lambda
-           "weight_decay: expected 1 (fixed point +-1), got 0.01")
-    _fails(ex.q5, lion(0.003), "weight_decay: expected 1 (fixed point +-1), got None")
-    _fails(ex.q5, lion(0.003, beta_2=0.999, weight_decay=1.0), "beta_2: expected 0.99, got 0.999")
-    _fails(ex.q5, keras.optimizers.AdamW(0.003, weight_decay=1.0), "expected a Lion, got AdamW")
-    _fails(ex.q5, tiger.Tiger(0.003, weight_decay=1.0), "expected a Lion, got Tiger")
+    fails(ex.q5, lion(0.01, weight_decay=1.0), f"learning_rate: 0.01 is 1x AdamW's 0.01; {band}")
+    fails(ex.q5, lion(0.03, weight_decay=1.0), f"learning_rate: 0.03 is 0.333x AdamW's 0.01; {band}")
+    fails(ex.q5, lion(1e-4, weight_decay=1.0), f"learning_rate: 0.0001 is 100x AdamW's 0.01; {band}")
+    fails(ex.q5, lion(0.003, weight_decay=0.01),  # the post's lambda
+          "weight_decay: expected 1 (fixed point +-1), got 0.01")
+    fails(ex.q5, lion(0.003), "weight_decay: expected 1 (fixed point +-1), got None")
+    fails(ex.q5, lion(0.003, beta_2=0.999, weight_decay=1.0), "beta_2: expected 0.99, got 0.999")
+    fails(ex.q5, keras.optimizers.AdamW(0.003, weight_decay=1.0), "expected a Lion, got AdamW")
+    fails(ex.q5, tiger.Tiger(0.003, weight_decay=1.0), "expected a Lion, got Tiger")
 
 
 def test_q5_band_edges_and_what_the_task_says_about_keras():
@@ -270,21 +200,18 @@ TAIL = ("; the run: eq. (1) needs 39,372 steps to get half-way, the released rul
 
 def test_q6_verdicts():
     q = ex.DriftPrediction("Exercise 6")
-    namespace = _namespace(q6=q)
-    exec(CELLS["q6"], namespace)
-    assert q.check(namespace["prediction"]).status == UNATTEMPTED  # not run yet
+    prediction = NOTEBOOK.prediction(q)
+    assert q.check(prediction).status == UNATTEMPTED  # not run yet
     assert "q6.run()" in q.check(8.0).message
     q.run()
-    assert q.check(namespace["prediction"]).passed and q.check(4.1).passed
-    _fails(q, 1.0, "you predicted 1 (the same speed)" + TAIL)  # "same fixed point, same speed"
-    _fails(q, 100.0, "you predicted 100 (the released rule 100x faster)" + TAIL)  # rate lr vs lr lambda
-    _fails(q, 0.123, "you predicted 0.123 (the released rule slower)" + TAIL)  # the ratio upside down
-    _fails(q, 3.5, "you predicted 3.5 (the released rule 3.5x faster)" + TAIL)
-    _fails(q, "faster", "expected a number (steps under eq. (1) / steps under the released rule), "
-           "got 'faster'")
-    namespace = _namespace(q6=q)
-    exec(student_source(CELLS["q6"]), namespace)
-    assert q.check(namespace["prediction"]).status == UNATTEMPTED
+    assert q.check(prediction).passed and q.check(4.1).passed
+    fails(q, 1.0, "you predicted 1 (the same speed)" + TAIL)  # "same fixed point, same speed"
+    fails(q, 100.0, "you predicted 100 (the released rule 100x faster)" + TAIL)  # rate lr vs lr lambda
+    fails(q, 0.123, "you predicted 0.123 (the released rule slower)" + TAIL)  # the ratio upside down
+    fails(q, 3.5, "you predicted 3.5 (the released rule 3.5x faster)" + TAIL)
+    fails(q, "faster", "expected a number (steps under eq. (1) / steps under the released rule), "
+          "got 'faster'")
+    assert q.check(NOTEBOOK.prediction(q, student=True)).status == UNATTEMPTED
 
 
 def test_q6_run_agrees_with_the_lessons_closed_forms():
@@ -293,7 +220,7 @@ def test_q6_run_agrees_with_the_lessons_closed_forms():
     assert run["eq1_half"] == lesson["eq1_half"] == 39_372
     assert 0 <= run["released_half"] - lesson["released_half"] <= 5  # discrete vs logistic
     assert run["ratio"] == pytest.approx(math.log(2) / (0.01 * math.log(4999)), rel=2e-3)
-    stored = [c for c in _notebook_cells() if c.cell_type == "code" and "q6.run()" in c.source]
+    stored = [c for c in NOTEBOOK.notebook_cells() if c.cell_type == "code" and "q6.run()" in c.source]
     assert stored[0].outputs[0]["text"] == (
         f"half-way to 1/lambda: eq. (1) after {run['eq1_half']:,} steps, the released rule after "
         f"{run['released_half']:,}; ratio {run['ratio']:.2f}\n")

@@ -1,14 +1,9 @@
 """The student notebooks are generated from the instructor ones; a stale copy fails here."""
 
-import sys
-from pathlib import Path
-
 import nbformat
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "scripts"))
-from make_student import student_notebook, student_path, student_source  # noqa: E402
+from exercise_harness import ROOT, student_source
+from make_student import student_notebook, student_path  # on the path through the harness
 
 INSTRUCTOR = sorted((ROOT / "notebooks" / "exercises").glob("*.ipynb"))
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import re
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from lessons._core.checks import integer, number, one_of
+from lessons._core.machine import cpu_name
 from lessons.fp16_xla.bench.configs import CONFIGS, resolve_policy, size_of, train_flops
 from lessons.fp16_xla.bench.workload import build_tagger
 
@@ -71,16 +71,6 @@ def matmul_peak_gflops(dtype: str = "float32", n: int = 1024, min_time: float = 
         calls *= 2
     best = min([elapsed] + [batch(calls) for _ in range(2)]) / calls
     return 2 * n**3 / best / 1e9
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _peak_rss_mb() -> float:
@@ -269,7 +259,7 @@ class ConfigRun:
     def _device(self) -> dict:
         import tensorflow as tf
 
-        device = {"kind": "GPU" if self.gpus else "CPU", "cpu": _cpu_name(),
+        device = {"kind": "GPU" if self.gpus else "CPU", "cpu": cpu_name(),
                   "cores": os.cpu_count(), "gpu": None, "tf32": None}
         if self.gpus:
             details = tf.config.experimental.get_device_details(self.gpus[0])
