@@ -14,6 +14,8 @@ from lessons.adax.experiment import DigitsComparison, Run, summarize_digits
 from lessons.adax.one_step import OneMoreGradient
 from lessons.adax.schedules import DEFAULTS, overflow_step
 
+__all__ = ["BANDS", "check_claims", "digits_claims", "one_more_gradient_claims"]
+
 BANDS = {"adam_rise": 1.5, "adax_over_adam": (0.7, 0.95), "loss_gap": 0.10,
          "accuracy_gap": 0.02, "slow_loss": 1.0, "fast_accuracy": 0.93, "fast_rise": 3.0,
          "fast_bias_rms": 1e-3}

@@ -19,6 +19,13 @@ from lessons._core.notebook import course_seed, keras_progress, progress_disable
 from lessons.adax.optimizer import AdaX
 from lessons.adax.schedules import RULES, check_param
 
+__all__ = [
+    "ADAFACTOR_EPSILON_1", "LESSON_SETTINGS", "LOSS", "DigitsComparison", "Run", "RunScores",
+    "SecondMomentTrace", "check_trace_gets_gradient", "compare_on_digits", "digits_mlp",
+    "digits_split", "make_optimizer", "second_moment_of", "summarize_digits", "train_digits",
+    "vhat_by_optimizer", "vhat_change",
+]
+
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 ADAFACTOR_EPSILON_1 = 1e-15  # Keras's default 1e-30 can turn a whole kernel NaN (make_optimizer)
 LESSON_SETTINGS = (("adam", 1e-3), ("adax", 1e-3), ("adafactor", 1e-3), ("adafactor", 1e-2))

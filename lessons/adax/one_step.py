@@ -15,6 +15,8 @@ from lessons._core.checks import integer, number
 from lessons.adax.optimizer import AdaX
 from lessons.adax.schedules import DEFAULTS, _steps, new_gradient_weight
 
+__all__ = ["OneMoreGradient", "epsilon_effect", "one_more_gradient", "step_from_state"]
+
 
 def step_from_state(step: int, weight, gradient, m, v_hat, **adax_kwargs):
     """Apply one AdaX update at an arbitrary step without running the steps before it.

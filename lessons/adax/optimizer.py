@@ -8,6 +8,8 @@ from keras import ops
 
 from lessons._core.checks import number
 
+__all__ = ["AdaX"]
+
 
 @keras.saving.register_keras_serializable(package="lessons")
 class AdaX(keras.optimizers.Optimizer):

@@ -23,6 +23,13 @@ import numpy as np
 from lessons._core.checks import integer, number, one_of
 from lessons._core.notebook import course_seed
 
+__all__ = [
+    "BETA2_HAT", "DEFAULTS", "RULES", "Criterion", "adax_departure_step", "adax_freeze_step",
+    "beta2_hat_adafactor", "beta2_hat_adam", "beta2_hat_adax", "check_criterion",
+    "later_gradient_share", "new_gradient_weight", "overflow_step", "schedule_curves",
+    "vhat_both_ways", "vhat_direct", "vhat_moving_average",
+]
+
 RULES = ("adam", "adax", "adafactor")
 DEFAULTS = {"adam": 0.999, "adax": 1e-4, "adafactor": 0.8}  # beta_2, beta_2, c
 

@@ -20,6 +20,12 @@ from lessons.adax.schedules import (
     schedule_curves,
 )
 
+__all__ = [
+    "format_criteria", "format_one_more_gradient", "format_overflow_steps", "format_runs",
+    "format_schedule_weights", "format_vhat_both_ways", "plot_runs", "plot_schedules",
+    "schedule_explorer",
+]
+
 WEIGHT_STEPS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 
 

@@ -16,86 +16,17 @@ Modules, lowest first (each imports only those above it):
 - ``views``: ``format_*`` text, ``plot_*`` figures, ``sweep_explorer`` and ``train_panel``.
 """
 
-from lessons.crf.claims import (
-    CLAIMS,
-    LIVE_BANDS,
-    check_claims,
-    live_claims,
-    path_claims,
-    step_claims,
-)
-from lessons.crf.experiments import (
-    live_summary,
-    multiplier_step_ratio,
-    multiplier_steps,
-    path_probabilities,
-    tiny_crf,
-    train_now,
-)
-from lessons.crf.layer import CRF, bmes_constraints
-from lessons.crf.scoring import transition_order, word_scores, word_spans
-from lessons.crf.sweep import (
-    POST,
-    POST_TABLE,
-    POST_TRANSITIONS,
-    SWEEP_NAME,
-    SWEEP_PATH,
-    TIE,
-    find_run,
-    grid_values,
-    load_sweep,
-    multiplier_effect,
-    multiplier_table,
-    post_table,
-    run_sweep,
-    sweep_configs,
-    transition_comparison,
-    verdict,
-)
-from lessons.crf.tagger import (
-    RunConfig,
-    Tagger,
-    batch_progress,
-    build_tagger,
-    crf_weights,
-    evaluate,
-    prepare_data,
-    sample_sentence,
-    train_run,
-)
-from lessons.crf.views import (
-    TrainPanel,
-    format_data_summary,
-    format_live,
-    format_multiplier_steps,
-    format_multiplier_table,
-    format_multiplier_tables,
-    format_path_probabilities,
-    format_post_table,
-    format_post_tables,
-    format_sweep_summary,
-    format_tagged,
-    format_transition_order,
-    plot_multiplier_effect,
-    plot_transition_comparison,
-    segment_html,
-    segment_text,
-    sweep_explorer,
-    train_panel,
-)
+from lessons.crf import claims, experiments, layer, scoring, sweep, tagger, views
+from lessons.crf.claims import *  # noqa: F403
+from lessons.crf.experiments import *  # noqa: F403
+from lessons.crf.layer import *  # noqa: F403
+from lessons.crf.scoring import *  # noqa: F403
+from lessons.crf.sweep import *  # noqa: F403
+from lessons.crf.tagger import *  # noqa: F403
+from lessons.crf.views import *  # noqa: F403
 
+# the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    "CLAIMS", "CRF", "LIVE_BANDS", "POST", "POST_TABLE", "POST_TRANSITIONS", "SWEEP_NAME",
-    "SWEEP_PATH", "TIE",
-    "RunConfig", "Tagger", "TrainPanel", "batch_progress", "bmes_constraints", "build_tagger",
-    "check_claims", "crf_weights", "evaluate", "find_run", "format_data_summary", "format_live",
-    "format_multiplier_steps", "format_multiplier_table", "format_multiplier_tables",
-    "format_path_probabilities", "format_post_table", "format_post_tables",
-    "format_sweep_summary", "format_tagged", "format_transition_order", "grid_values",
-    "live_claims", "live_summary", "load_sweep", "multiplier_effect", "multiplier_step_ratio",
-    "multiplier_steps", "multiplier_table", "path_claims", "path_probabilities",
-    "plot_multiplier_effect", "plot_transition_comparison", "post_table", "prepare_data",
-    "run_sweep", "sample_sentence", "segment_html", "segment_text", "step_claims",
-    "sweep_configs", "sweep_explorer", "tiny_crf", "train_now", "train_panel", "train_run",
-    "transition_comparison", "transition_order", "verdict", "word_scores", "word_spans",
+    *claims.__all__, *experiments.__all__, *layer.__all__, *scoring.__all__, *sweep.__all__,
+    *tagger.__all__, *views.__all__,
 ]

@@ -20,6 +20,7 @@ Modules, lowest first (each imports only those above it):
 Every experiment takes ``seed=None`` and then uses the course seed (``lessons.setup(seed)``).
 """
 
+from lessons.fp16_xla import claims, formats, loss_scaling, scale_rule, tables, views
 from lessons.fp16_xla.bench import (
     CONFIGS,
     MAIN_CONFIGS,
@@ -41,82 +42,21 @@ from lessons.fp16_xla.bench import (
     stored_results,
     validate_result,
 )
-from lessons.fp16_xla.claims import (
-    adam_claims,
-    check_adam_claims,
-    check_gradient_claims,
-    check_live_claims,
-    check_output_kernel_claims,
-    check_scaling_claims,
-    check_verdict_claims,
-    gradient_claims,
-    live_claims,
-    output_kernel_claims,
-    scaling_claims,
-    verdict_claims,
-)
-from lessons.fp16_xla.formats import (
-    FORMATS,
-    FloatFormat,
-    cast,
-    constant_report,
-    format_limits,
-    masked_logits_nan_share,
-    min_scale_to_keep,
-    precision_table,
-    underflow_threshold,
-)
-from lessons.fp16_xla.loss_scaling import (
-    adam_first_step,
-    adam_scale_gap,
-    adam_scale_study,
-    dynamic_loss_scale,
-    dynamic_loss_scale_runs,
-    gradient_magnitudes,
-    scaled_gradients,
-    scaled_mlp,
-    scaling_problem,
-    static_scale_sweep,
-    zeros_by_variable,
-)
-from lessons.fp16_xla.scale_rule import keras_scale_trajectory
-from lessons.fp16_xla.tables import (
-    check_rows,
-    format_adam_first_steps,
-    format_adam_gaps,
-    format_checks,
-    format_constant_report,
-    format_gradient_magnitudes,
-    format_mask_and_epsilon,
-    format_output_kernel,
-    format_post_comparison,
-    format_precision_table,
-    format_stored,
-    format_table,
-    scaling_table,
-)
-from lessons.fp16_xla.views import (
-    benchmark_explorer,
-    plot_gradient_histogram,
-    plot_speedups,
-    plot_zero_share,
-)
+from lessons.fp16_xla.claims import *  # noqa: F403
+from lessons.fp16_xla.formats import *  # noqa: F403
+from lessons.fp16_xla.loss_scaling import *  # noqa: F403
+from lessons.fp16_xla.scale_rule import *  # noqa: F403
+from lessons.fp16_xla.tables import *  # noqa: F403
+from lessons.fp16_xla.views import *  # noqa: F403
 
+# the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    "CONFIGS", "FORMATS", "MAIN_CONFIGS", "POST_3090", "REFERENCE_CPU", "SIZES", "FloatFormat",
-    "adam_claims", "adam_first_step", "adam_scale_gap", "adam_scale_study", "benchmark_explorer",
-    "cast", "check_adam_claims", "check_gradient_claims", "check_live_claims",
-    "check_output_kernel_claims", "check_rows", "check_scaling_claims", "check_verdict_claims",
-    "config_mismatches", "constant_report", "dynamic_loss_scale", "dynamic_loss_scale_runs",
-    "expected_checks", "format_adam_first_steps", "format_adam_gaps", "format_checks",
-    "format_constant_report", "format_gradient_magnitudes", "format_limits",
-    "format_mask_and_epsilon", "format_output_kernel", "format_post_comparison",
-    "format_precision_table", "format_stored", "format_table", "gradient_claims",
-    "gradient_magnitudes", "keras_scale_trajectory", "list_results", "live_benchmark",
-    "live_claims", "load_result", "masked_logits_nan_share", "min_scale_to_keep",
-    "output_kernel_claims", "plot_gradient_histogram", "plot_speedups", "plot_zero_share",
-    "post_comparison", "precision_table", "reference_results", "run_benchmark", "save_result",
-    "scaled_gradients", "scaled_mlp", "scaling_claims", "scaling_problem", "scaling_table",
-    "speedup_matrix", "speedup_rows", "speedup_spreads", "static_scale_sweep", "stored_results",
-    "underflow_threshold", "validate_result", "verdict_claims", "zeros_by_variable",
+    *claims.__all__, *formats.__all__, *loss_scaling.__all__, *scale_rule.__all__, *tables.__all__,
+    *views.__all__,
+    # ``bench.__all__`` is the benchmark package's own, wider API: the lesson re-exports the part
+    # imported above
+    "CONFIGS", "MAIN_CONFIGS", "POST_3090", "REFERENCE_CPU", "SIZES", "config_mismatches",
+    "expected_checks", "list_results", "live_benchmark", "load_result", "post_comparison",
+    "reference_results", "run_benchmark", "save_result", "speedup_matrix", "speedup_rows",
+    "speedup_spreads", "stored_results", "validate_result",
 ]

@@ -26,118 +26,38 @@ Modules, lowest first (each imports only those above it):
 Every experiment takes ``seed=None`` and then uses the course seed (``lessons.setup(seed)``).
 """
 
-from lessons.gan.claims import (
-    CLAIMS,
-    RING_BANDS,
-    benchmark_claims,
-    check_claims,
-    claims_for,
-    digits_claims,
-    dirac_claims,
-    lam_table_claims,
-    ring_claims,
-    seed_study_claims,
-    split_claims,
-    step_timing_claims,
-    zero_term_claims,
+from lessons.gan import (
+    claims,
+    coverage,
+    dirac,
+    experiments,
+    formulas,
+    gradients,
+    losses,
+    models,
+    results,
+    seeds,
+    timing,
+    trainers,
+    views,
 )
-from lessons.gan.coverage import RING_RADIUS, RING_STD, Coverage, mode_coverage
-from lessons.gan.dirac import DiracComparison, compare_dirac, dirac_gan
-from lessons.gan.experiments import (
-    DIGITS_STEPS,
-    RING_BATCH,
-    RING_STEPS,
-    DigitsComparison,
-    RingComparison,
-    RingRun,
-    compare_digits,
-    compare_ring,
-    nearest_digit_distance,
-    train_digits,
-    train_ring,
-    untrained_digits,
-)
-from lessons.gan.formulas import (
-    KERAS_OPTIMIZERS,
-    LAM_TABLE_ROWS,
-    LAM_TABLE_SCALES,
-    OPTIMIZER_FORMULAS,
-    LamTable,
-    OptimizerSettings,
-    adam_effective_epsilon,
-    keras_optimizer_path,
-    lam_ratio_table,
-    lam_update_ratio,
-    optimizer_formula,
-)
-from lessons.gan.gradients import (
-    SplitCheck,
-    ZeroTerm,
-    demo_setup,
-    gradient_split,
-    split_check,
-    zero_term,
-)
-from lessons.gan.losses import d_hinge_loss, g_hinge_loss, one_step_loss, zero_loss
-from lessons.gan.models import make_discriminator, make_generator
-from lessons.gan.results import BENCHMARK_FILE, POST, SEEDS_FILE, environment, results_path
-from lessons.gan.seeds import SeedStudy, load_seed_study, run_seeds, seeds_output
-from lessons.gan.timing import (
-    BenchmarkResults,
-    StepTiming,
-    load_benchmark,
-    peak_memory,
-    peak_memory_in_process,
-    time_steps,
-)
-from lessons.gan.trainers import (
-    METHOD_NAMES,
-    METHODS,
-    TRAINER_OPTIMIZERS,
-    AlternatingGAN,
-    OneStepGAN,
-    make_optimizer,
-    make_trainer,
-    xla_hlo,
-)
-from lessons.gan.views import (
-    RingExplorer,
-    format_benchmark,
-    format_digits,
-    format_dirac,
-    format_lam_table,
-    format_ring,
-    format_seed_study,
-    format_split_check,
-    format_step_timing,
-    format_zero_term,
-    plot_coverage,
-    plot_digits,
-    plot_dirac,
-    plot_ring_runs,
-    ring_explorer,
-)
+from lessons.gan.claims import *  # noqa: F403
+from lessons.gan.coverage import *  # noqa: F403
+from lessons.gan.dirac import *  # noqa: F403
+from lessons.gan.experiments import *  # noqa: F403
+from lessons.gan.formulas import *  # noqa: F403
+from lessons.gan.gradients import *  # noqa: F403
+from lessons.gan.losses import *  # noqa: F403
+from lessons.gan.models import *  # noqa: F403
+from lessons.gan.results import *  # noqa: F403
+from lessons.gan.seeds import *  # noqa: F403
+from lessons.gan.timing import *  # noqa: F403
+from lessons.gan.trainers import *  # noqa: F403
+from lessons.gan.views import *  # noqa: F403
 
+# the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    # what the notebook calls (tests/gan/test_gan_layout.py checks it)
-    "check_claims", "compare_digits", "compare_dirac", "compare_ring", "demo_setup",
-    "format_benchmark", "format_digits", "format_dirac", "format_lam_table", "format_ring",
-    "format_seed_study", "format_split_check", "format_step_timing", "format_zero_term",
-    "lam_ratio_table", "load_benchmark", "load_seed_study", "mode_coverage", "one_step_loss",
-    "peak_memory", "plot_coverage", "plot_digits", "plot_dirac", "plot_ring_runs",
-    "ring_explorer", "split_check", "time_steps", "train_ring", "zero_term",
-    # the rest of the public API (tests, benchmarks/gan.py, the e2e test)
-    "BENCHMARK_FILE", "CLAIMS", "DIGITS_STEPS", "KERAS_OPTIMIZERS", "LAM_TABLE_ROWS",
-    "LAM_TABLE_SCALES", "METHODS", "METHOD_NAMES", "OPTIMIZER_FORMULAS", "POST", "RING_BANDS",
-    "RING_BATCH", "RING_RADIUS", "RING_STD", "RING_STEPS", "SEEDS_FILE", "TRAINER_OPTIMIZERS",
-    "AlternatingGAN", "BenchmarkResults", "Coverage", "DiracComparison", "DigitsComparison",
-    "LamTable", "OneStepGAN", "OptimizerSettings", "RingComparison", "RingExplorer", "RingRun",
-    "SeedStudy", "SplitCheck", "StepTiming", "ZeroTerm", "adam_effective_epsilon",
-    "benchmark_claims", "claims_for", "d_hinge_loss", "digits_claims", "dirac_claims",
-    "dirac_gan", "environment", "g_hinge_loss", "gradient_split", "keras_optimizer_path",
-    "lam_table_claims", "lam_update_ratio", "make_discriminator", "make_generator",
-    "make_optimizer", "make_trainer", "nearest_digit_distance", "optimizer_formula",
-    "peak_memory_in_process", "results_path", "ring_claims", "run_seeds", "seed_study_claims",
-    "seeds_output", "split_claims", "step_timing_claims", "train_digits", "untrained_digits", "xla_hlo",
-    "zero_loss", "zero_term_claims",
+    *claims.__all__, *coverage.__all__, *dirac.__all__, *experiments.__all__, *formulas.__all__,
+    *gradients.__all__, *losses.__all__, *models.__all__, *results.__all__, *seeds.__all__,
+    *timing.__all__, *trainers.__all__, *views.__all__,
 ]

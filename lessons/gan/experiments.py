@@ -17,9 +17,11 @@ from lessons.gan.coverage import RING_STD, mode_coverage
 from lessons.gan.models import make_discriminator, make_generator
 from lessons.gan.trainers import METHODS, make_trainer
 
-__all__ = ["DIGITS_LATENT", "DIGITS_STEPS", "RING_BATCH", "RING_POOL", "RING_STEPS",
-           "DigitsComparison", "RingComparison", "RingRun", "compare_digits", "compare_ring",
-           "nearest_digit_distance", "train_digits", "train_ring", "untrained_digits"]
+__all__ = [
+    "DIGITS_STEPS", "RING_BATCH", "RING_STEPS", "DigitsComparison", "RingComparison", "RingRun",
+    "compare_digits", "compare_ring", "nearest_digit_distance", "train_digits", "train_ring",
+    "untrained_digits",
+]
 
 RING_STEPS = 2000
 RING_BATCH = 256

@@ -9,7 +9,7 @@ from lessons._core import results
 from lessons._core.machine import cpu_name
 from lessons._core.results import shipped as results_path
 
-__all__ = ["BENCHMARK_FILE", "POST", "SEEDS_FILE", "environment", "find_result", "results_path"]
+__all__ = ["BENCHMARK_FILE", "POST", "SEEDS_FILE", "environment", "results_path"]
 
 SEEDS_FILE = "gan_seeds.json"
 BENCHMARK_FILE = "gan_benchmark.json"

@@ -15,98 +15,17 @@ verdicts, unigram loss), ``claims`` (the lesson's claim checks) and ``views`` (t
 the fixed-point explorer).
 """
 
-from lessons.tiger.analysis import (
-    DTYPES,
-    closed_form,
-    drift_comparison,
-    explorer_data,
-    fixed_point,
-    logistic_form,
-    released_row_simulate,
-    released_steps_to_fraction,
-    simulate,
-    steps_to_fraction,
-    steps_until_momentum_underflow,
-)
-from lessons.tiger.claims import (
-    absent_token_claims,
-    check_absent_token,
-    check_once_seen,
-    check_released,
-    check_remedies,
-    check_sign_agreement,
-    check_summary,
-    once_seen_claims,
-    released_claims,
-    remedy_claims,
-    sign_agreement_claims,
-    summary_claims,
-)
-from lessons.tiger.experiment import (
-    ABSENT_GRADIENT,
-    VARIANTS,
-    EmbeddingRun,
-    ExperimentConfig,
-    TiedLogits,
-    absent_token_paths,
-    absent_token_trajectory,
-    character_streams,
-    embedding_experiment,
-    released_step,
-)
-from lessons.tiger.metrics import (
-    INIT_BOUND,
-    REMEDIES,
-    once_seen_band,
-    once_seen_check,
-    output_weights,
-    rare_absence,
-    rare_rows,
-    released_once_seen,
-    remedy_verdicts,
-    sign_agreement,
-    sign_agreements,
-    smooth,
-    summarize,
-    unigram_test_loss,
-)
-from lessons.tiger.optimizer import Tiger
-from lessons.tiger.released import ReleasedTiger, piecewise_linear, released_variable_kind
-from lessons.tiger.views import (
-    fixed_point_explorer,
-    format_absent_token,
-    format_baselines,
-    format_closed_form_check,
-    format_drift_comparison,
-    format_released_once_seen,
-    format_remedy_verdicts,
-    format_sign_agreements,
-    format_steps_to_fraction,
-    format_summary,
-    format_underflow_steps,
-    plot_absent_token,
-    plot_drift_comparison,
-    plot_explorer,
-    plot_loss_curves,
-    plot_max_abs_vs_frequency,
-    plot_once_seen,
-)
+from lessons.tiger import analysis, claims, experiment, metrics, optimizer, released, views
+from lessons.tiger.analysis import *  # noqa: F403
+from lessons.tiger.claims import *  # noqa: F403
+from lessons.tiger.experiment import *  # noqa: F403
+from lessons.tiger.metrics import *  # noqa: F403
+from lessons.tiger.optimizer import *  # noqa: F403
+from lessons.tiger.released import *  # noqa: F403
+from lessons.tiger.views import *  # noqa: F403
 
+# the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    "ABSENT_GRADIENT", "DTYPES", "INIT_BOUND", "REMEDIES", "VARIANTS", "EmbeddingRun",
-    "ExperimentConfig", "ReleasedTiger", "TiedLogits", "Tiger", "absent_token_claims",
-    "absent_token_paths", "absent_token_trajectory", "character_streams", "check_absent_token",
-    "check_once_seen", "check_released", "check_remedies", "check_sign_agreement",
-    "check_summary", "closed_form", "drift_comparison", "embedding_experiment", "explorer_data",
-    "fixed_point", "fixed_point_explorer", "format_absent_token", "format_baselines",
-    "format_closed_form_check", "format_drift_comparison", "format_released_once_seen",
-    "format_remedy_verdicts", "format_sign_agreements", "format_steps_to_fraction",
-    "format_summary", "format_underflow_steps", "logistic_form", "once_seen_band",
-    "once_seen_check", "once_seen_claims", "output_weights", "piecewise_linear",
-    "plot_absent_token", "plot_drift_comparison", "plot_explorer", "plot_loss_curves",
-    "plot_max_abs_vs_frequency", "plot_once_seen", "rare_absence", "rare_rows",
-    "released_claims", "released_once_seen", "released_row_simulate", "released_step",
-    "released_steps_to_fraction", "released_variable_kind", "remedy_claims", "remedy_verdicts", "sign_agreement",
-    "sign_agreement_claims", "sign_agreements", "simulate", "smooth", "steps_to_fraction",
-    "steps_until_momentum_underflow", "summarize", "summary_claims", "unigram_test_loss",
+    *analysis.__all__, *claims.__all__, *experiment.__all__, *metrics.__all__, *optimizer.__all__,
+    *released.__all__, *views.__all__,
 ]

@@ -15,6 +15,12 @@ import numpy as np
 
 from lessons._core.checks import integer, number, one_of
 
+__all__ = [
+    "DTYPES", "closed_form", "drift_comparison", "explorer_data", "fixed_point", "logistic_form",
+    "released_row_simulate", "released_steps_to_fraction", "simulate", "steps_to_fraction",
+    "steps_until_momentum_underflow",
+]
+
 DTYPES = ("float16", "bfloat16", "float32", "float64")
 
 

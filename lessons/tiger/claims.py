@@ -18,6 +18,12 @@ from lessons.tiger.analysis import closed_form, steps_until_momentum_underflow
 from lessons.tiger.experiment import ABSENT_GRADIENT, ExperimentConfig
 from lessons.tiger.metrics import INIT_BOUND, REMEDIES, once_seen_band
 
+__all__ = [
+    "absent_token_claims", "check_absent_token", "check_once_seen", "check_released",
+    "check_remedies", "check_sign_agreement", "check_summary", "once_seen_claims",
+    "released_claims", "remedy_claims", "sign_agreement_claims", "summary_claims",
+]
+
 
 def absent_token_claims(paths: dict, learning_rate: float = 0.003, weight_decay: float = 1.0,
                         gradient=ABSENT_GRADIENT, beta: float = 0.965) -> list[Claim]:

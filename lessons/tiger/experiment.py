@@ -19,6 +19,12 @@ from lessons._core.notebook import progress as progress_bar
 from lessons.tiger.optimizer import Tiger
 from lessons.tiger.released import ReleasedTiger
 
+__all__ = [
+    "ABSENT_GRADIENT", "VARIANTS", "EmbeddingRun", "ExperimentConfig", "TiedLogits",
+    "absent_token_paths", "absent_token_trajectory", "character_streams", "embedding_experiment",
+    "released_step",
+]
+
 VARIANTS = ("tiger", "lion", "adamw", "lazy_tiger", "tied_tiger", "mixed", "released_tiger")
 ABSENT_GRADIENT = (0.01, -0.02, 1e-6)  # the notebook's row: two ordinary entries, one tiny
 

@@ -10,6 +10,12 @@ from lessons._core.data import PAD, UNK
 from lessons.tiger.analysis import released_steps_to_fraction, steps_to_fraction
 from lessons.tiger.experiment import EmbeddingRun, ExperimentConfig, character_streams
 
+__all__ = [
+    "INIT_BOUND", "REMEDIES", "once_seen_band", "once_seen_check", "output_weights", "rare_absence",
+    "rare_rows", "released_once_seen", "remedy_verdicts", "sign_agreement", "sign_agreements",
+    "smooth", "summarize", "unigram_test_loss",
+]
+
 INIT_BOUND = 0.05  # Keras's default Embedding initializer is uniform(-0.05, 0.05)
 REMEDIES = ("lazy_tiger", "tied_tiger", "mixed")
 

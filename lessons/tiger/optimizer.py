@@ -8,6 +8,8 @@ from keras import ops
 from lessons._core.checks import dense_gradient as _dense_gradient
 from lessons._core.checks import number
 
+__all__ = ["Tiger"]
+
 
 @keras.saving.register_keras_serializable(package="lessons")
 class Tiger(keras.optimizers.Optimizer):

@@ -10,6 +10,8 @@ from keras import ops
 from lessons._core.checks import dense_gradient as _dense_gradient
 from lessons._core.checks import integer, number
 
+__all__ = ["ReleasedTiger", "piecewise_linear", "released_variable_kind"]
+
 
 @keras.saving.register_keras_serializable(package="lessons")
 class ReleasedTiger(keras.optimizers.Optimizer):

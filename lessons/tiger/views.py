@@ -20,6 +20,14 @@ from lessons.tiger.analysis import (
 from lessons.tiger.experiment import ExperimentConfig
 from lessons.tiger.metrics import once_seen_band, remedy_verdicts, smooth
 
+__all__ = [
+    "fixed_point_explorer", "format_absent_token", "format_baselines", "format_closed_form_check",
+    "format_drift_comparison", "format_released_once_seen", "format_remedy_verdicts",
+    "format_sign_agreements", "format_steps_to_fraction", "format_summary",
+    "format_underflow_steps", "plot_absent_token", "plot_drift_comparison", "plot_explorer",
+    "plot_loss_curves", "plot_max_abs_vs_frequency", "plot_once_seen",
+]
+
 SUMMARY_COLUMNS = (
     Column("variant", "variant"), Column("train_loss", "train", ".3f"),
     Column("test_loss", "test", ".3f"), Column("emb_min", "emb min", ".3f"),
