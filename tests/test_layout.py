@@ -46,13 +46,13 @@ BREAKS = [
     ("adax/optimizer.py", "from lessons.gan import losses", "lessons-independent"),
     # (_core/__init__.py: no lesson imports it, so only this contract breaks)
     ("_core/__init__.py", "import lessons.tiger", "core-below-lessons"),
-    ("adax/experiment.py", "from lessons.exercises import core", "exercises-above-lessons"),
+    ("adax/experiments.py", "from lessons.exercises import core", "exercises-above-lessons"),
     ("exercises/adax.py", "from lessons.adax import views", "views-claims-through-init"),
-    ("adax/one_step.py", "from lessons.adax import experiment", "adax-layers"),
+    ("adax/one_step.py", "from lessons.adax import experiments", "adax-layers"),
     ("gan/losses.py", "from lessons.gan import trainers", "gan-layers"),
     ("crf/layer.py", "from lessons.crf import scoring", "crf-layers"),
-    ("tiger/optimizer.py", "from lessons.tiger import experiment", "tiger-layers"),
-    ("fp16_xla/formats.py", "from lessons.fp16_xla import loss_scaling", "fp16-layers"),
+    ("tiger/optimizer.py", "from lessons.tiger import experiments", "tiger-layers"),
+    ("fp16_xla/analysis.py", "from lessons.fp16_xla import loss_scaling", "fp16-layers"),
     ("fp16_xla/bench/configs.py", "from lessons.fp16_xla.bench import workload",
      "fp16-bench-layers"),
     ("gan/helpers.py", "X = 1", "gan-layers"),  # a new module outside the layers

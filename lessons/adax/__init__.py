@@ -10,22 +10,22 @@ average ``v_hat_t = beta2_hat_t v_hat_{t-1} + (1 - beta2_hat_t) g_t^2`` with a s
 ``AdaX`` keeps ``v_hat`` itself as its state and updates it in that moving-average form, so it never
 forms ``(1 + b2)^t``, which overflows float32 near step 887,000 (and ``v`` with it).
 
-Modules: ``optimizer`` (AdaX only), ``schedules`` (beta2_hat, departure, freeze, overflow, the
+Modules: ``optimizer`` (AdaX only), ``analysis`` (beta2_hat, departure, freeze, overflow, the
 post's criterion, v-hat both ways; float64 NumPy), ``one_step`` (one AdaX update from a chosen
-state), ``experiment`` (digits training, `SecondMomentTrace`), ``claims`` (the lesson's claim
+state), ``experiments`` (digits training, `SecondMomentTrace`), ``claims`` (the lesson's claim
 checks) and ``views`` (tables, figures, the schedule explorer).
 """
 
-from lessons.adax import claims, experiment, one_step, optimizer, schedules, views
+from lessons.adax import analysis, claims, experiments, one_step, optimizer, views
+from lessons.adax.analysis import *  # noqa: F403
 from lessons.adax.claims import *  # noqa: F403
-from lessons.adax.experiment import *  # noqa: F403
+from lessons.adax.experiments import *  # noqa: F403
 from lessons.adax.one_step import *  # noqa: F403
 from lessons.adax.optimizer import *  # noqa: F403
-from lessons.adax.schedules import *  # noqa: F403
 from lessons.adax.views import *  # noqa: F403
 
 # the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    *claims.__all__, *experiment.__all__, *one_step.__all__, *optimizer.__all__, *schedules.__all__,
+    *claims.__all__, *experiments.__all__, *one_step.__all__, *optimizer.__all__, *analysis.__all__,
     *views.__all__,
 ]

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from lessons._core.claims import Claim, check
-from lessons.adax.experiment import DigitsComparison, Run, summarize_digits
+from lessons.adax.analysis import DEFAULTS, overflow_step
+from lessons.adax.experiments import DigitsComparison, Run, summarize_digits
 from lessons.adax.one_step import OneMoreGradient
-from lessons.adax.schedules import DEFAULTS, overflow_step
 
 __all__ = ["BANDS", "check_claims", "digits_claims", "one_more_gradient_claims"]
 

@@ -12,8 +12,8 @@ import keras
 import numpy as np
 
 from lessons._core.checks import integer, number
+from lessons.adax.analysis import DEFAULTS, _steps, new_gradient_weight
 from lessons.adax.optimizer import AdaX
-from lessons.adax.schedules import DEFAULTS, _steps, new_gradient_weight
 
 __all__ = ["OneMoreGradient", "epsilon_effect", "one_more_gradient", "step_from_state"]
 

@@ -7,9 +7,7 @@ import numpy as np
 
 from lessons._core.figures import figure_explorer, new_figure
 from lessons._core.tables import Column, format_table
-from lessons.adax.experiment import DigitsComparison, summarize_digits
-from lessons.adax.one_step import OneMoreGradient
-from lessons.adax.schedules import (
+from lessons.adax.analysis import (
     DEFAULTS,
     RULES,
     adax_departure_step,
@@ -19,6 +17,8 @@ from lessons.adax.schedules import (
     overflow_step,
     schedule_curves,
 )
+from lessons.adax.experiments import DigitsComparison, summarize_digits
+from lessons.adax.one_step import OneMoreGradient
 
 __all__ = [
     "format_criteria", "format_one_more_gradient", "format_overflow_steps", "format_runs",

@@ -2,7 +2,7 @@
 
 Modules, lowest first (each imports only those above it):
 
-- ``formats``: the range of FP16, BF16 and FP32 from their bit layouts, what a value becomes
+- ``analysis``: the range of FP16, BF16 and FP32 from their bit layouts, what a value becomes
   after rounding to a format, and why a mask "infinity" of 1e12 and Keras's epsilon 1e-7 break
   FP16 (float64 NumPy: the same on every machine);
 - ``loss_scaling``: ``scaled_gradients`` (the loss-scaling step), a DeepNet-style down-scaled
@@ -20,7 +20,8 @@ Modules, lowest first (each imports only those above it):
 Every experiment takes ``seed=None`` and then uses the course seed (``lessons.setup(seed)``).
 """
 
-from lessons.fp16_xla import claims, formats, loss_scaling, scale_rule, tables, views
+from lessons.fp16_xla import analysis, claims, loss_scaling, scale_rule, tables, views
+from lessons.fp16_xla.analysis import *  # noqa: F403
 from lessons.fp16_xla.bench import (
     CONFIGS,
     MAIN_CONFIGS,
@@ -43,7 +44,6 @@ from lessons.fp16_xla.bench import (
     validate_result,
 )
 from lessons.fp16_xla.claims import *  # noqa: F403
-from lessons.fp16_xla.formats import *  # noqa: F403
 from lessons.fp16_xla.loss_scaling import *  # noqa: F403
 from lessons.fp16_xla.scale_rule import *  # noqa: F403
 from lessons.fp16_xla.tables import *  # noqa: F403
@@ -51,7 +51,7 @@ from lessons.fp16_xla.views import *  # noqa: F403
 
 # the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    *claims.__all__, *formats.__all__, *loss_scaling.__all__, *scale_rule.__all__, *tables.__all__,
+    *claims.__all__, *analysis.__all__, *loss_scaling.__all__, *scale_rule.__all__, *tables.__all__,
     *views.__all__,
     # ``bench.__all__`` is the benchmark package's own, wider API: the lesson re-exports the part
     # imported above

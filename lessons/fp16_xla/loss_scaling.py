@@ -22,7 +22,7 @@ import numpy as np
 
 from lessons._core.checks import integer, number
 from lessons._core.notebook import course_seed
-from lessons.fp16_xla.formats import underflow_threshold
+from lessons.fp16_xla.analysis import underflow_threshold
 
 __all__ = ["adam_first_step", "adam_scale_gap", "adam_scale_study", "dynamic_loss_scale",
            "dynamic_loss_scale_runs", "gradient_magnitudes", "scaled_gradients", "scaled_mlp",

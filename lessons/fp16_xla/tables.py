@@ -6,15 +6,15 @@ compared cell prints is float64 arithmetic or read from stored JSON.
 
 from __future__ import annotations
 
-from lessons.fp16_xla.bench.compare import post_comparison, speedup_rows
-from lessons.fp16_xla.bench.schema import validate_result
-from lessons.fp16_xla.formats import (
+from lessons.fp16_xla.analysis import (
     cast,
     constant_report,
     masked_logits_nan_share,
     precision_table,
     underflow_threshold,
 )
+from lessons.fp16_xla.bench.compare import post_comparison, speedup_rows
+from lessons.fp16_xla.bench.schema import validate_result
 from lessons.fp16_xla.loss_scaling import adam_first_step, zeros_by_variable
 
 __all__ = ["check_rows", "format_adam_first_steps", "format_adam_gaps", "format_checks",

@@ -12,10 +12,10 @@ import math
 import numpy as np
 
 from lessons._core.figures import axes_or_new, figure_png, image_widget
+from lessons.fp16_xla.analysis import format_limits, underflow_threshold
 from lessons.fp16_xla.bench.compare import speedup_matrix, speedup_spreads
 from lessons.fp16_xla.bench.configs import CONFIGS, SIZES
 from lessons.fp16_xla.bench.parent import run_benchmark
-from lessons.fp16_xla.formats import format_limits, underflow_threshold
 from lessons.fp16_xla.tables import format_table
 
 __all__ = ["benchmark_explorer", "plot_gradient_histogram", "plot_speedups", "plot_zero_share"]

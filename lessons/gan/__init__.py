@@ -15,7 +15,7 @@ Modules, lowest first (each imports only those above it):
   ``coverage``: mode coverage on the ring;
 - ``trainers``: ``OneStepGAN``, ``AlternatingGAN``, ``make_trainer``;
 - ``gradients``: the zero term's gradients and the gradient split, checked (Sections 2-3);
-  ``formulas``: what ``lam`` does under SGD, Adam and RMSprop (Section 4);
+  ``analysis``: what ``lam`` does under SGD, Adam and RMSprop (Section 4);
   ``dirac``: the Dirac GAN (Section 5); ``experiments``: the ring and the digits (6-7);
 - ``seeds``: the stored multi-seed study (``python -m lessons.gan seeds``); ``timing``: ms per
   step, peak memory and the stored ``benchmarks/gan.py`` results (Section 9); ``results``:
@@ -27,11 +27,11 @@ Every experiment takes ``seed=None`` and then uses the course seed (``lessons.se
 """
 
 from lessons.gan import (
+    analysis,
     claims,
     coverage,
     dirac,
     experiments,
-    formulas,
     gradients,
     losses,
     models,
@@ -41,11 +41,11 @@ from lessons.gan import (
     trainers,
     views,
 )
+from lessons.gan.analysis import *  # noqa: F403
 from lessons.gan.claims import *  # noqa: F403
 from lessons.gan.coverage import *  # noqa: F403
 from lessons.gan.dirac import *  # noqa: F403
 from lessons.gan.experiments import *  # noqa: F403
-from lessons.gan.formulas import *  # noqa: F403
 from lessons.gan.gradients import *  # noqa: F403
 from lessons.gan.losses import *  # noqa: F403
 from lessons.gan.models import *  # noqa: F403
@@ -57,7 +57,7 @@ from lessons.gan.views import *  # noqa: F403
 
 # the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    *claims.__all__, *coverage.__all__, *dirac.__all__, *experiments.__all__, *formulas.__all__,
+    *claims.__all__, *coverage.__all__, *dirac.__all__, *experiments.__all__, *analysis.__all__,
     *gradients.__all__, *losses.__all__, *models.__all__, *results.__all__, *seeds.__all__,
     *timing.__all__, *trainers.__all__, *views.__all__,
 ]

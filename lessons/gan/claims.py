@@ -12,9 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from lessons._core.claims import Claim, check
+from lessons.gan.analysis import LamTable, lam_ratio_table
 from lessons.gan.dirac import DiracComparison
 from lessons.gan.experiments import DigitsComparison, RingComparison
-from lessons.gan.formulas import LamTable, lam_ratio_table
 from lessons.gan.gradients import SplitCheck, ZeroTerm
 from lessons.gan.seeds import SeedStudy
 from lessons.gan.timing import BenchmarkResults, StepTiming

@@ -13,10 +13,10 @@ from lessons._core.data import ring_centers
 from lessons._core.figures import figure_png, image_widget, new_figure
 from lessons._core.notebook import course_seed
 from lessons._core.tables import Column, format_table
+from lessons.gan.analysis import LamTable
 from lessons.gan.coverage import RING_RADIUS, mode_coverage
 from lessons.gan.dirac import DiracComparison
 from lessons.gan.experiments import DigitsComparison, RingComparison, RingRun, train_ring
-from lessons.gan.formulas import LamTable
 from lessons.gan.gradients import SplitCheck, ZeroTerm
 from lessons.gan.seeds import SeedStudy
 from lessons.gan.timing import BenchmarkResults, StepTiming

@@ -9,16 +9,16 @@ row (of each other tensor): same fixed point, reached along a logistic curve at 
 
 Modules: ``optimizer`` (``Tiger``, eq. (1), only), ``released`` (``ReleasedTiger``, the port of
 ``tiger.py``, only), ``analysis`` (fixed point, closed form, momentum underflow, the released
-rule's logistic drift; float64 NumPy), ``experiment`` (one absent row under the real optimizers;
+rule's logistic drift; float64 NumPy), ``experiments`` (one absent row under the real optimizers;
 the next-character model on People's Daily), ``metrics`` (rare rows, once-seen band, summary,
 verdicts, unigram loss), ``claims`` (the lesson's claim checks) and ``views`` (tables, figures,
 the fixed-point explorer).
 """
 
-from lessons.tiger import analysis, claims, experiment, metrics, optimizer, released, views
+from lessons.tiger import analysis, claims, experiments, metrics, optimizer, released, views
 from lessons.tiger.analysis import *  # noqa: F403
 from lessons.tiger.claims import *  # noqa: F403
-from lessons.tiger.experiment import *  # noqa: F403
+from lessons.tiger.experiments import *  # noqa: F403
 from lessons.tiger.metrics import *  # noqa: F403
 from lessons.tiger.optimizer import *  # noqa: F403
 from lessons.tiger.released import *  # noqa: F403
@@ -26,6 +26,6 @@ from lessons.tiger.views import *  # noqa: F403
 
 # the lesson exports exactly the names each submodule lists in its __all__
 __all__ = [
-    *analysis.__all__, *claims.__all__, *experiment.__all__, *metrics.__all__, *optimizer.__all__,
+    *analysis.__all__, *claims.__all__, *experiments.__all__, *metrics.__all__, *optimizer.__all__,
     *released.__all__, *views.__all__,
 ]

@@ -15,7 +15,7 @@ import numpy as np
 
 from lessons._core.claims import Claim, check
 from lessons.tiger.analysis import closed_form, steps_until_momentum_underflow
-from lessons.tiger.experiment import ABSENT_GRADIENT, ExperimentConfig
+from lessons.tiger.experiments import ABSENT_GRADIENT, ExperimentConfig
 from lessons.tiger.metrics import INIT_BOUND, REMEDIES, once_seen_band
 
 __all__ = [

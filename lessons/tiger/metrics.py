@@ -8,7 +8,7 @@ import numpy as np
 from lessons._core.checks import integer
 from lessons._core.data import PAD, UNK
 from lessons.tiger.analysis import released_steps_to_fraction, steps_to_fraction
-from lessons.tiger.experiment import EmbeddingRun, ExperimentConfig, character_streams
+from lessons.tiger.experiments import EmbeddingRun, ExperimentConfig, character_streams
 
 __all__ = [
     "INIT_BOUND", "REMEDIES", "once_seen_band", "once_seen_check", "output_weights", "rare_absence",

@@ -17,7 +17,7 @@ from lessons.tiger.analysis import (
     steps_to_fraction,
     steps_until_momentum_underflow,
 )
-from lessons.tiger.experiment import ExperimentConfig
+from lessons.tiger.experiments import ExperimentConfig
 from lessons.tiger.metrics import once_seen_band, remedy_verdicts, smooth
 
 __all__ = [

@@ -10,7 +10,7 @@ from tiger_testing import SMALL, TINY
 
 from lessons import tiger
 from lessons.tiger import ExperimentConfig, closed_form
-from lessons.tiger.experiment import _build_model, _occurrences, _sample, _test_loss
+from lessons.tiger.experiments import _build_model, _occurrences, _sample, _test_loss
 
 
 @pytest.mark.parametrize("optimizer", ["tiger", "lion"])

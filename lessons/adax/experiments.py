@@ -16,8 +16,8 @@ from keras import ops
 
 from lessons._core.checks import integer, number, one_of
 from lessons._core.notebook import course_seed, keras_progress, progress_disabled
+from lessons.adax.analysis import RULES, check_param
 from lessons.adax.optimizer import AdaX
-from lessons.adax.schedules import RULES, check_param
 
 __all__ = [
     "ADAFACTOR_EPSILON_1", "LESSON_SETTINGS", "LOSS", "DigitsComparison", "Run", "RunScores",

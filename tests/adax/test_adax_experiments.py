@@ -244,7 +244,7 @@ def test_vhat_by_optimizer_takes_beta_2_and_rejects_bad_input():
 
 def test_tqdm_disable_turns_the_training_bar_off(monkeypatch):
     """tqdm.notebook ignores TQDM_DISABLE, so train_digits honours it (stored notebooks)."""
-    from lessons.adax.experiment import _bars_wanted
+    from lessons.adax.experiments import _bars_wanted
 
     monkeypatch.delenv("TQDM_DISABLE", raising=False)
     assert _bars_wanted(True) and not _bars_wanted(False)
