@@ -1,13 +1,12 @@
 """Argument checks shared by every lesson: one helper per kind, each raising a ValueError that names
-the argument and the allowed range, so bad input fails at the call and never as a NaN later; and
-``dense_gradient``, the one form an optimizer's ``update_step`` takes its gradient in."""
+the argument and the allowed range, so bad input fails at the call and never as a NaN later."""
 
 from __future__ import annotations
 
 import math
 import numbers
 
-__all__ = ["dense_gradient", "integer", "number", "one_of"]
+__all__ = ["integer", "number", "one_of"]
 
 
 def integer(name: str, value, *, low: int = 1, high: int | None = None) -> int:
@@ -44,23 +43,6 @@ def one_of(name: str, value, options):
     if value not in options:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}; got {value!r}")
     return value
-
-
-def dense_gradient(gradient, dtype):
-    """``gradient`` as a dense tensor of ``dtype``; a ``tf.IndexedSlices`` (an ``Embedding``'s
-    gradient) is made dense with the slices of a repeated id summed.
-
-    Args:
-        gradient: a tensor, array or ``tf.IndexedSlices``.
-        dtype: the dtype to cast to, e.g. the variable's.
-    """
-    # Imported here: the lessons import this module before TensorFlow (which must start quietly).
-    import tensorflow as tf
-    from keras import ops
-
-    if isinstance(gradient, tf.IndexedSlices):
-        gradient = tf.convert_to_tensor(gradient)
-    return ops.cast(gradient, dtype)
 
 
 def _interval(low, high, low_open, high_open) -> str:

@@ -7,6 +7,7 @@ import keras
 from keras import ops
 
 from lessons._core.checks import number
+from lessons._core.gradients import dense_gradient
 
 __all__ = ["AdaX"]
 
@@ -110,8 +111,7 @@ class AdaX(keras.optimizers.Optimizer):
         ``update_step`` squares the gradient; squared slice by slice, the slices of an id that
         repeats in a batch would give v_hat the sum of their squares, not the square of their sum.
         """
-        grads = [ops.segment_sum(g.values, g.indices, num_segments=g.dense_shape[0])
-                 if hasattr(g, "indices") else g for g in grads]  # a tf.IndexedSlices
+        grads = [dense_gradient(g, g.dtype) for g in grads]
         return super().apply(grads, trainable_variables)
 
     def momentum(self, variable):

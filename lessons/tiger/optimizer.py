@@ -5,8 +5,8 @@ import numbers
 import keras
 from keras import ops
 
-from lessons._core.checks import dense_gradient as _dense_gradient
 from lessons._core.checks import number
+from lessons._core.gradients import dense_gradient as _dense_gradient
 
 __all__ = ["Tiger"]
 

@@ -7,8 +7,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from lessons._core.checks import dense_gradient as _dense_gradient
 from lessons._core.checks import integer, number
+from lessons._core.gradients import dense_gradient as _dense_gradient
 
 __all__ = ["ReleasedTiger", "piecewise_linear", "released_variable_kind"]
 
@@ -22,10 +22,10 @@ class ReleasedTiger(keras.optimizers.Optimizer):
     four ways, each taken from ``tiger.py``'s ``_prepare`` and ``_resource_apply``:
 
     1. A LAMB-like relative learning rate. The step of a variable whose path (its name for a
-       plain ``tf.Variable``) contains "embeddings" (a Keras ``Embedding``) is ``lr * RMS(row)`` per row (RMS over the last
-       axis); any other variable's step is ``lr * RMS(variable)`` over the whole tensor. The RMS
-       is ``sqrt(mean(theta^2))`` of the weights before the update, with no epsilon and no
-       clipping (a tensor of zeros never moves).
+       plain ``tf.Variable``) contains "embeddings" (a Keras ``Embedding``) is ``lr * RMS(row)``
+       per row (RMS over the last axis); any other variable's step is ``lr * RMS(variable)`` over
+       the whole tensor. The RMS is ``sqrt(mean(theta^2))`` of the weights before the update,
+       with no epsilon and no clipping (a tensor of zeros never moves).
     2. A variable whose path contains "bias", "beta" or "gamma" (biases, LayerNorm/BatchNorm
        offsets and scales) gets ``0.5 * lr`` as an absolute step and no weight decay. This test
        comes first, so e.g. "embeddings_bias" is a bias.

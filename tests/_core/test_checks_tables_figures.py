@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from lessons._core import checks
+from lessons._core import checks, gradients
 from lessons._core.figures import axes_or_new, figure_explorer, figure_png, image_widget, new_figure
 from lessons._core.tables import Column, format_table
 
@@ -48,10 +48,10 @@ def test_dense_gradient_sums_repeated_ids_and_casts():
     # an Embedding's gradient: rows 0 and 2 of a 3 x 2 table, row 2 seen twice in the batch
     sparse = tf.IndexedSlices(values=tf.constant([[1.0, 2.0], [3.0, 4.0], [0.5, 0.25]]),
                               indices=tf.constant([2, 0, 2]), dense_shape=tf.constant([3, 2]))
-    dense = checks.dense_gradient(sparse, "float64")
+    dense = gradients.dense_gradient(sparse, "float64")
     assert dense.dtype == tf.float64
     np.testing.assert_array_equal(dense.numpy(), [[3.0, 4.0], [0.0, 0.0], [1.5, 2.25]])
-    plain = checks.dense_gradient(np.array([1.5, -2.0], np.float32), "float16")
+    plain = gradients.dense_gradient(np.array([1.5, -2.0], np.float32), "float16")
     assert plain.dtype == tf.float16 and plain.numpy().tolist() == [1.5, -2.0]
 
 

@@ -27,7 +27,8 @@ def test_the_optimizer_file_holds_only_the_optimizer():
     assert defined == ["AdaX"]
     imported = _imports(PACKAGE / "optimizer.py")
     assert {m.split(".")[0] for m in imported} <= {"keras", "math", "numbers", "lessons"}
-    assert {m for m in imported if m.startswith("lessons")} == {"lessons._core.checks"}
+    assert {m for m in imported if m.startswith("lessons")} == {"lessons._core.checks",
+                                                                 "lessons._core.gradients"}
 
 
 def test_no_file_over_400_lines():
